@@ -1,0 +1,33 @@
+# Drumbeat — one entry point for setting up, running and testing.
+#   make run    set everything up, load demo data, serve on the embedded default
+#   make test   set everything up and run the test suite
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test bench schema clean
+
+$(STAMP): pyproject.toml
+	@$(PY) -c 'import sys; assert sys.version_info >= (3, 11), "Drumbeat needs Python >= 3.11 (set PY=...)"'
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/drumbeat demo
+	$(BIN)/drumbeat serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+schema: install
+	$(BIN)/drumbeat schema export schema.graphql
+
+clean:
+	rm -rf $(VENV) drumbeat.db drumbeat.db-wal drumbeat.db-shm outbox .pytest_cache

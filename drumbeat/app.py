@@ -1,0 +1,72 @@
+"""``create_app(settings)``: Starlette with ``/graphql`` (HTTP + WebSocket) and ``/health``.
+
+The lifespan opens the platform once (database, plugins, event bus), wires the broker,
+and — in embedded mode (``memory://`` broker) — runs the Dramatiq worker threads and the
+reconciler inside this process.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Iterable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from drumbeat.platform.migrate import migrate
+from drumbeat.platform.runtime import open_platform
+from drumbeat.schema import build_schema
+from drumbeat.schema.view import DrumbeatGraphQL
+from drumbeat.settings import Settings
+from drumbeat.worker.service import WorkerService
+
+
+async def health(request: Request) -> JSONResponse:
+    platform = request.app.state.platform
+    try:
+        await platform.db.fetchval("SELECT 1")
+    except Exception as exc:  # report, don't crash: load balancers read this
+        return JSONResponse({"status": "error", "database": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ok", "database": platform.db.dialect,
+                         "embedded_worker": platform.settings.embedded_worker})
+
+
+def create_app(
+    settings: Settings | None = None,
+    extra_plugins: Iterable[object] = (),
+    auto_migrate: bool | None = None,
+) -> Starlette:
+    """The ASGI app. ``auto_migrate`` defaults to on for SQLite (the embedded default)."""
+    settings = settings or Settings.from_env()
+    if auto_migrate is None:
+        auto_migrate = settings.database_kind == "sqlite"
+    graphql = DrumbeatGraphQL(
+        build_schema(production=settings.production),
+        graphql_ide=None if settings.production else "graphiql",
+        keep_alive=True,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        platform = await open_platform(settings, extra_plugins)
+        worker = WorkerService(platform, consume=settings.embedded_worker)
+        try:
+            if auto_migrate:
+                await migrate()
+            await worker.start()
+            app.state.platform = platform
+            yield
+        finally:
+            await worker.stop()
+            await platform.close()
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/health", health),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,178 @@
+"""The ``drumbeat`` command: serve | worker | migrate | demo | token | plugins | schema."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Awaitable, Callable, Optional, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from drumbeat.platform.errors import DomainError
+from drumbeat.settings import Settings, SettingsError
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Drumbeat — a headless GraphQL platform for marketing campaigns.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+schema_app = typer.Typer(help="The GraphQL schema (SDL).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+app.add_typer(schema_app, name="schema")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _with_platform(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
+    from drumbeat.platform.runtime import open_platform
+
+    async def main() -> T:
+        platform = await open_platform(settings)
+        try:
+            return await work(platform)
+        finally:
+            await platform.close()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]{problem.code.value}[/red] {'.'.join(problem.field or ())} {problem.message}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Run the API (and, with the memory:// broker, the workers) in this process."""
+    import uvicorn
+
+    from drumbeat.app import create_app
+
+    settings = _settings()
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    mode = "embedded worker" if settings.embedded_worker else "API only (run `drumbeat worker`)"
+    console.print(f"Drumbeat on http://{host}:{port}/graphql — {settings.database_kind}, {mode}")
+    if settings.smtp_url.startswith("outbox://"):
+        console.print(f"Emails are written to {settings.smtp_url[len('outbox://'):]} (.eml files)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
+                ws="websockets-sansio", lifespan="on")
+
+
+@app.command()
+def worker(log_level: str = typer.Option("info", help="Log level.")) -> None:
+    """Run one worker process consuming the broker of DRUMBEAT_BROKER_URL."""
+    from drumbeat.worker.process import run_worker_process
+
+    settings = _settings()
+    if settings.embedded_worker:
+        err.print("[red]DRUMBEAT_BROKER_URL is memory://[/red]: workers run inside `drumbeat serve`; "
+                  "set a redis:// or amqp:// broker to run separate workers.")
+        raise typer.Exit(2)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_worker_process(settings)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database tables."""
+    from drumbeat.platform.database import connect
+    from drumbeat.platform.migrate import migrate as run_migrations
+
+    async def main() -> None:
+        db = await connect(_settings())
+        try:
+            await run_migrations()
+        finally:
+            await db.stop()
+
+    asyncio.run(main())
+
+
+@app.command()
+def demo() -> None:
+    """Load a small demo data set (idempotent) and print an API token for its admin."""
+    from drumbeat.platform.demo import load_demo
+    from drumbeat.platform.migrate import migrate as run_migrations
+
+    async def work(platform):
+        await run_migrations()
+        return await load_demo(platform)
+
+    result = _with_platform(_settings(), work)
+    console.print(f"Demo data: {result.contacts} contacts, campaign {result.campaign!r}.")
+    console.print(f"Admin {result.email} — token (shown once):")
+    print(result.token, flush=True)
+
+
+@token_app.command("create")
+def token_create(
+    email: str,
+    name: Optional[str] = typer.Option(None, help="Create the member with this name if new."),
+    role: str = typer.Option("MARKETER", help="Role of a new member: ADMIN, MARKETER or SALES."),
+    label: str = typer.Option("cli", help="A label to recognise the token by."),
+) -> None:
+    """Print a new API token for a team member (created when --name is given and new)."""
+    from drumbeat.platform.tables import Role
+    from drumbeat.platform.team import create_member, find_member, issue_token
+
+    try:
+        role_value = Role(role.upper())
+    except ValueError:
+        err.print(f"[red]unknown role {role!r}[/red]: ADMIN, MARKETER or SALES")
+        raise typer.Exit(2) from None
+
+    async def work(platform):
+        member = await find_member(email)
+        if member is None:
+            if not name:
+                err.print(f"[red]no team member {email}[/red]; give --name to create one")
+                raise typer.Exit(1)
+            member = await create_member(email, name, role_value)
+        return await issue_token(member, label)
+
+    print(_with_platform(_settings(), work), flush=True)
+
+
+@app.command()
+def plugins() -> None:
+    """List the plugins, where each came from, and the action types each provides."""
+    from drumbeat.platform.plugins import PluginError, build_plugins
+
+    settings = _settings()
+    try:
+        loaded = build_plugins(settings.plugins_allow, settings.plugins_block)
+    except PluginError as exc:
+        err.print(f"[red]plugin error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    table = Table("plugin", "source", "action types")
+    for info in loaded.infos:
+        table.add_row(info.name, info.source, ", ".join(info.action_types) or "—")
+    console.print(table)
+
+
+@schema_app.command("export")
+def schema_export(path: Path = typer.Argument(Path("schema.graphql"))) -> None:
+    """Write the GraphQL SDL to PATH (default schema.graphql)."""
+    from drumbeat.schema import build_schema
+
+    path.write_text(build_schema().as_str() + "\n")
+    console.print(f"wrote {path}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Piccolo migrations of Drumbeat's core app (run them with ``drumbeat migrate``)."""

@@ -1,0 +1,1 @@
+"""Drumbeat's core domain: tables, services, plugins, templating and the event bus."""

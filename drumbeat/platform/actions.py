@@ -1,0 +1,107 @@
+"""The action-type contract: what a plugin implements and what the worker hands it.
+
+An action type is registered by a plugin through the ``drumbeat_action_types`` hook. The
+worker claims a chunk of deliveries, builds one :class:`Target` per delivery and awaits
+``execute(ctx, batch)``, which returns one :class:`Outcome` per target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NoConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Sender:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    id: int
+    name: str
+    owner: Sender
+
+
+@dataclass(frozen=True)
+class Target:
+    """One delivery of a batch: who is addressed and the data to personalise with."""
+
+    delivery_id: int
+    key: str  # stable across retries: "c<campaign>.s<step>.<kind><id>"
+    kind: str  # contact | company
+    id: int
+    address: str | None
+    attempt: int
+    data: Mapping[str, Any] = field(default_factory=dict)  # template context: contact, company
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivery_id: int
+    status: str  # done | failed | retry
+    message_id: str | None = None
+    error: str | None = None
+    retry_after: float | None = None  # seconds, for status == "retry"
+
+    @classmethod
+    def done(cls, target: Target, message_id: str | None = None) -> "Outcome":
+        return cls(target.delivery_id, "done", message_id=message_id)
+
+    @classmethod
+    def failed(cls, target: Target, error: str) -> "Outcome":
+        return cls(target.delivery_id, "failed", error=error)
+
+    @classmethod
+    def retry(cls, target: Target, error: str, after: float | None = None) -> "Outcome":
+        return cls(target.delivery_id, "retry", error=error, retry_after=after)
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What ``execute`` may use: the step's validated config and the platform's services."""
+
+    campaign: CampaignInfo
+    step_id: int
+    config: BaseModel
+    sender: Sender
+    settings: Any  # drumbeat.settings.Settings
+    templates: Any  # drumbeat.platform.templating.TemplateRenderer
+
+
+class ActionType:
+    """Base class of every action type. Subclass it, set the class attributes, implement
+    :meth:`execute`, and return an instance from your plugin's ``drumbeat_action_types``."""
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    Config: ClassVar[type[BaseModel]] = NoConfig
+    recipient_kinds: ClassVar[tuple[str, ...]] = ("contact",)
+    #: True when every target must have an address (targets without one are skipped
+    #: with ``NO_ADDRESS_FOR_STRATEGY`` at launch).
+    needs_address: ClassVar[bool] = False
+
+    def parse_config(self, raw: Mapping[str, Any]) -> BaseModel:
+        """Validate a step's config (raises ``pydantic.ValidationError``)."""
+        return self.Config.model_validate(dict(raw))
+
+    def check_config(self, config: BaseModel, templates: Any) -> list[tuple[tuple[str, ...], str]]:
+        """Further checks beyond the model (e.g. template syntax): ``[(field_path, message)]``."""
+        return []
+
+    @classmethod
+    def config_schema(cls) -> dict:
+        return cls.Config.model_json_schema()
+
+    async def execute(self, ctx: ActionContext, batch: Sequence[Target]) -> Sequence[Outcome]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release process-wide resources (called when the process stops)."""

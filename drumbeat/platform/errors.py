@@ -1,0 +1,59 @@
+"""Errors the services raise for the user to fix: each a code, a message and a field path.
+
+The GraphQL layer turns them into ``UserError``s; the CLI prints them. Anything else that
+escapes a service is a bug and is masked from API clients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Iterable, Sequence
+
+
+class ErrorCode(str, Enum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    NOT_FOUND = "NOT_FOUND"
+    DUPLICATE = "DUPLICATE"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_STATE = "INVALID_STATE"
+    NO_RECIPIENTS = "NO_RECIPIENTS"
+    UNKNOWN_ACTION_TYPE = "UNKNOWN_ACTION_TYPE"
+    INVALID_CONFIG = "INVALID_CONFIG"
+    TEMPLATE_ERROR = "TEMPLATE_ERROR"
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    code: ErrorCode
+    field: tuple[str, ...] | None = None
+
+
+class DomainError(Exception):
+    """One or more problems with a request; nothing was changed."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems: list[Problem] = list(problems)
+        super().__init__("; ".join(p.message for p in self.problems))
+
+    @classmethod
+    def one(cls, message: str, code: ErrorCode, field: Sequence[str] | None = None) -> "DomainError":
+        return cls([Problem(message, code, tuple(field) if field else None)])
+
+
+class Problems:
+    """Collects every problem of an input, so all of them are reported at once."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, message: str, code: ErrorCode, *field: str | int) -> None:
+        self.items.append(Problem(message, code, tuple(str(f) for f in field) or None))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise DomainError(self.items)

@@ -1,0 +1,205 @@
+"""The deliveries ledger: snapshot, chunking, claims with leases, outcomes, reconciliation.
+
+Every statement here is set-based SQL that runs the same on SQLite and PostgreSQL; the
+database is the source of truth and the broker only carries :class:`Chunk` references.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Sequence
+
+from drumbeat.platform.actions import Outcome
+from drumbeat.platform.database import Database
+
+CLAIMABLE = "(state = 'pending' OR (state = 'claimed' AND lease_until < {}))"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """What a broker message carries: a range of ledger ids of one workflow step."""
+
+    campaign_id: int
+    step_id: int
+    first_id: int
+    last_id: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: str
+    rows: list[dict]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ts(db: Database) -> str:
+    """A timestamp parameter (PostgreSQL cannot infer its type inside INSERT … SELECT)."""
+    return "CAST({} AS TIMESTAMPTZ)" if db.dialect == "postgres" else "{}"
+
+
+async def snapshot_contacts(
+    db: Database, campaign_id: int, step_id: int, needs_address: bool, hold_seconds: float
+) -> None:
+    """Write one ledger row per contact recipient of the campaign for ``step_id``.
+
+    Rows that must not be executed are written as ``skipped`` with their reason. Pending
+    rows are held for ``hold_seconds`` from the reconciler: the launch enqueues them itself
+    right after commit, and the reconciler takes over only if that never happens.
+    """
+    await db.execute(
+        f"""
+        INSERT INTO drumbeat_delivery
+            (campaign, step, recipient, target_kind, target_id, address, state, skip_reason,
+             attempts, lease_until, created_at)
+        SELECT CAST({{}} AS INTEGER), CAST({{}} AS INTEGER), rid, 'contact', cid, email,
+               CASE WHEN reason IS NULL THEN 'pending' ELSE 'skipped' END, reason, 0,
+               CASE WHEN reason IS NULL THEN CAST({{}} AS DOUBLE PRECISION) END, {_ts(db)}
+        FROM (
+            SELECT r.id AS rid, c.id AS cid, c.email AS email,
+                   CASE WHEN c.unsubscribed THEN 'UNSUBSCRIBED'
+                        WHEN c.bounced THEN 'BOUNCED'
+                        WHEN {{}} AND (c.email IS NULL OR c.email = '')
+                             THEN 'NO_ADDRESS_FOR_STRATEGY'
+                        WHEN c.email IS NOT NULL AND row_number() OVER (
+                             PARTITION BY lower(c.email) ORDER BY r.id) > 1 THEN 'DUPLICATE'
+                   END AS reason
+            FROM drumbeat_campaign_recipient r
+            JOIN drumbeat_contact c ON c.id = r.contact
+            WHERE r.campaign = {{}} AND r.kind = 'contact'
+        ) s
+        WHERE true
+        ORDER BY rid
+        ON CONFLICT DO NOTHING
+        """,
+        campaign_id, step_id, time.time() + hold_seconds, utcnow(), needs_address, campaign_id,
+    )
+
+
+async def pending_chunks(db: Database, campaign_id: int, step_id: int, size: int) -> list[Chunk]:
+    """The pending rows of a step, cut into id ranges of at most ``size`` rows."""
+    rows = await db.fetch(
+        """
+        SELECT min(id) AS first_id, max(id) AS last_id FROM (
+            SELECT id, (row_number() OVER (ORDER BY id) - 1) / {} AS grp
+            FROM drumbeat_delivery WHERE step = {} AND state = 'pending'
+        ) s GROUP BY grp ORDER BY first_id
+        """,
+        size, step_id,
+    )
+    return [Chunk(campaign_id, step_id, r["first_id"], r["last_id"]) for r in rows]
+
+
+async def fail_exhausted(db: Database, chunk: Chunk, max_attempts: int) -> int:
+    """Fail the claimable rows of ``chunk`` that used up their attempts; returns how many."""
+    now = time.time()
+    rows = await db.fetch(
+        f"""
+        UPDATE drumbeat_delivery
+        SET state = 'failed', claim_token = NULL, lease_until = NULL, finished_at = {{}},
+            last_error = COALESCE(last_error, '') || ' (gave up after ' || attempts || ' attempts)'
+        WHERE step = {{}} AND id BETWEEN {{}} AND {{}} AND attempts >= {{}}
+          AND {CLAIMABLE}
+        RETURNING id
+        """,
+        utcnow(), chunk.step_id, chunk.first_id, chunk.last_id, max_attempts, now,
+    )
+    return len(rows)
+
+
+async def claim(db: Database, chunk: Chunk, lease_seconds: float) -> Claim:
+    """Atomically claim the claimable rows of ``chunk`` under a fresh lease and token."""
+    token = secrets.token_hex(16)
+    now = time.time()
+    lock = "FOR UPDATE SKIP LOCKED" if db.dialect == "postgres" else ""
+    rows = await db.fetch(
+        f"""
+        UPDATE drumbeat_delivery
+        SET state = 'claimed', claim_token = {{}}, lease_until = {{}}, attempts = attempts + 1
+        WHERE id IN (
+            SELECT id FROM drumbeat_delivery
+            WHERE step = {{}} AND id BETWEEN {{}} AND {{}} AND {CLAIMABLE}
+            {lock}
+        ) AND {CLAIMABLE}
+        RETURNING id, recipient, target_kind, target_id, address, attempts
+        """,
+        token, now + lease_seconds, chunk.step_id, chunk.first_id, chunk.last_id, now, now,
+    )
+    rows.sort(key=lambda r: r["id"])
+    return Claim(token, rows)
+
+
+async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome]) -> None:
+    """Write the outcomes of a claim; rows whose claim was lost meanwhile are left alone."""
+    finished = utcnow()
+    done, failed, retry = [], [], []
+    for o in outcomes:
+        if o.status == "done":
+            done.append((o.message_id, finished, o.delivery_id, claim.token))
+        elif o.status == "failed":
+            failed.append(((o.error or "failed")[:2000], finished, o.delivery_id, claim.token))
+        else:
+            after = o.retry_after if o.retry_after is not None else 30.0
+            retry.append(((o.error or "retry")[:2000], time.time() + after, o.delivery_id, claim.token))
+    guard = "WHERE id = {} AND claim_token = {} AND state = 'claimed'"
+    async with db.transaction():
+        await db.executemany(
+            "UPDATE drumbeat_delivery SET state = 'done', message_id = {}, finished_at = {},"
+            " last_error = NULL, lease_until = NULL, claim_token = NULL " + guard, done)
+        await db.executemany(
+            "UPDATE drumbeat_delivery SET state = 'failed', last_error = {}, finished_at = {},"
+            " lease_until = NULL, claim_token = NULL " + guard, failed)
+        await db.executemany(
+            "UPDATE drumbeat_delivery SET state = 'pending', last_error = {}, lease_until = {},"
+            " claim_token = NULL " + guard, retry)
+
+
+async def reclaim_stale(db: Database, hold_seconds: float) -> list[dict]:
+    """Take back rows of running campaigns whose lease or hold expired.
+
+    Returns them (id, campaign, step) as pending rows held for ``hold_seconds``: the caller
+    enqueues chunks for them. The UPDATE … RETURNING is atomic, so two reconcilers never
+    take back the same row.
+    """
+    now = time.time()
+    return await db.fetch(
+        """
+        UPDATE drumbeat_delivery
+        SET state = 'pending', claim_token = NULL, lease_until = {}
+        WHERE state IN ('pending', 'claimed') AND lease_until < {}
+          AND campaign IN (SELECT id FROM drumbeat_campaign WHERE state = 'RUNNING')
+        RETURNING id, campaign, step
+        """,
+        now + hold_seconds, now,
+    )
+
+
+def chunks_of(rows: list[dict], size: int) -> list[Chunk]:
+    """Group ledger rows (id, campaign, step) into id-range chunks of at most ``size``."""
+    by_step: dict[tuple[int, int], list[int]] = {}
+    for row in rows:
+        by_step.setdefault((row["campaign"], row["step"]), []).append(row["id"])
+    chunks = []
+    for (campaign_id, step_id), ids in by_step.items():
+        ids.sort()
+        for i in range(0, len(ids), size):
+            part = ids[i:i + size]
+            chunks.append(Chunk(campaign_id, step_id, part[0], part[-1]))
+    return chunks
+
+
+async def counters(db: Database, campaign_id: int) -> dict[str, int]:
+    rows = await db.fetch(
+        "SELECT state, count(*) AS n FROM drumbeat_delivery WHERE campaign = {} GROUP BY state",
+        campaign_id,
+    )
+    result = {state: 0 for state in ("pending", "claimed", "done", "failed", "skipped")}
+    for row in rows:
+        result[row["state"]] = int(row["n"])
+    result["total"] = sum(result.values())
+    return result

@@ -1,0 +1,53 @@
+"""The deliveries ledger: one row per (campaign, workflow step, recipient target).
+
+State machine: ``pending → claimed (with a lease) → done | failed``, or ``skipped`` with a
+reason at snapshot time. ``lease_until`` is epoch seconds: for a claimed row, when its
+claim expires; for a pending row, until when the reconciler leaves it to the message that
+was sent for it.
+"""
+
+from enum import Enum
+
+from piccolo.columns import DoublePrecision, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from drumbeat.platform.tables.campaigns import Campaign, CampaignRecipient, WorkflowAction
+
+
+class DeliveryState(str, Enum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+FINAL_STATES = (DeliveryState.DONE, DeliveryState.FAILED, DeliveryState.SKIPPED)
+
+
+class SkipReason(str, Enum):
+    DUPLICATE = "DUPLICATE"
+    UNSUBSCRIBED = "UNSUBSCRIBED"
+    BOUNCED = "BOUNCED"
+    NO_CONSENT = "NO_CONSENT"
+    NO_ADDRESS_FOR_STRATEGY = "NO_ADDRESS_FOR_STRATEGY"
+    SUPPRESSED = "SUPPRESSED"
+
+
+class Delivery(Table, tablename="drumbeat_delivery"):
+    campaign = ForeignKey(Campaign, null=False, on_delete=OnDelete.cascade)
+    step = ForeignKey(WorkflowAction, null=False, on_delete=OnDelete.cascade)
+    recipient = ForeignKey(CampaignRecipient, null=False, on_delete=OnDelete.cascade)
+    target_kind = Varchar(length=10)  # contact | company
+    target_id = Integer()
+    address = Varchar(length=254, null=True, default=None)
+    state = Varchar(length=10, default=DeliveryState.PENDING.value)
+    skip_reason = Varchar(length=40, null=True, default=None)
+    attempts = Integer(default=0)
+    lease_until = DoublePrecision(null=True, default=None)
+    claim_token = Varchar(length=32, null=True, default=None)
+    last_error = Text(null=True, default=None)
+    message_id = Varchar(length=255, null=True, default=None)
+    created_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)

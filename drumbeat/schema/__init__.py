@@ -1,0 +1,48 @@
+"""The GraphQL schema: one module per domain, merged here into Query, Mutation, Subscription."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry import relay
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from drumbeat.schema.action_types import ActionTypeQueries
+from drumbeat.schema.campaign_mutations import CampaignMutations
+from drumbeat.schema.campaigns import CampaignQueries
+from drumbeat.schema.contacts import ContactMutations, ContactQueries
+from drumbeat.schema.errors import should_mask_error
+from drumbeat.schema.progress import ProgressSubscriptions
+from drumbeat.schema.team import TeamQueries
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 5000
+
+
+@strawberry.type
+class NodeQueries:
+    node: relay.Node | None = relay.node(description="Any object by its global id.")
+
+
+Query = merge_types("Query", (NodeQueries, TeamQueries, CampaignQueries, ContactQueries,
+                              ActionTypeQueries))
+Mutation = merge_types("Mutation", (CampaignMutations, ContactMutations))
+Subscription = merge_types("Subscription", (ProgressSubscriptions,))
+
+
+def build_schema(production: bool = False) -> strawberry.Schema:
+    """The schema; in production graphql-core's "did you mean …" field suggestions are off."""
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: MaskErrors(should_mask_error=should_mask_error),
+        ],
+        config=StrawberryConfig(disable_field_suggestions=production),
+    )

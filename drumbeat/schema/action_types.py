@@ -1,0 +1,29 @@
+"""``actionTypes``: every registered action type with its config's JSON Schema."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+from drumbeat.schema.context import Info
+
+
+@strawberry.type
+class ActionTypeInfo:
+    key: str
+    label: str
+    plugin: str
+    recipient_kinds: list[str]
+    config_schema: JSON
+
+
+@strawberry.type
+class ActionTypeQueries:
+    @strawberry.field
+    def action_types(self, info: Info) -> list[ActionTypeInfo]:
+        plugins = info.context.platform.plugins
+        return [
+            ActionTypeInfo(key=key, label=a.label, plugin=plugins.action_type_plugins[key],
+                           recipient_kinds=list(a.recipient_kinds), config_schema=a.config_schema())
+            for key, a in sorted(plugins.action_types.items())
+        ]

@@ -1,0 +1,166 @@
+"""One Settings object, read from ``DRUMBEAT_*`` environment variables.
+
+Every value has an embedded default (SQLite, in-process worker, in-memory events,
+an outbox folder for mail) so that ``drumbeat serve`` works with no configuration.
+A malformed value stops start-up with a :class:`SettingsError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+PREFIX = "DRUMBEAT_"
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///./drumbeat.db"
+    broker_url: str = "memory://"
+    events_url: str = "memory://"
+    smtp_url: str = "outbox://./outbox"
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    environment: str = "development"  # development | production
+    worker_threads: int = 4
+    chunk_size: int = 200
+    lease_seconds: float = 120.0
+    redeliver_after_seconds: float = 300.0
+    reconcile_interval_seconds: float = 5.0
+    max_attempts: int = 5
+    smtp_connections: int = 2
+    db_pool_max: int = 10
+    plugins_allow: tuple[str, ...] = ()
+    plugins_block: tuple[str, ...] = ()
+    max_page_size: int = 100
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def database_kind(self) -> str:
+        return "postgres" if self.database_url.startswith("postgres") else "sqlite"
+
+    @property
+    def embedded_worker(self) -> bool:
+        """True when ``drumbeat serve`` runs the Dramatiq workers in its own process."""
+        return self.broker_url.startswith("memory:")
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        for name, kind in _FIELDS.items():
+            raw = env.get(PREFIX + name.upper())
+            if raw is None or raw == "":
+                continue
+            values[name] = _parse(name, kind, raw)
+        settings = cls(**values)
+        settings.validate()
+        if not settings.secret_key:
+            settings = replace(settings, secret_key=_dev_secret())
+        return settings
+
+    def validate(self) -> None:
+        if self.environment not in ("development", "production"):
+            _fail("environment", "must be 'development' or 'production'")
+        _check_url("database_url", self.database_url, ("sqlite", "postgres", "postgresql"))
+        _check_url("broker_url", self.broker_url, ("memory", "redis", "rediss", "amqp", "amqps"))
+        _check_url("events_url", self.events_url, ("memory", "redis", "rediss"))
+        _check_url("smtp_url", self.smtp_url, ("smtp", "smtps", "outbox"))
+        _check_url("public_url", self.public_url, ("http", "https"))
+        if not self.broker_url.startswith("memory") and self.events_url.startswith("memory"):
+            _fail(
+                "events_url",
+                "must be redis://… when the broker is not memory:// (workers run in other "
+                "processes and must reach subscribers)",
+            )
+        if self.production and len(self.secret_key) < 32:
+            _fail("secret_key", "is required in production (at least 32 characters)")
+        for name in ("worker_threads", "chunk_size", "max_attempts", "smtp_connections",
+                     "db_pool_max", "max_page_size"):
+            if getattr(self, name) < 1:
+                _fail(name, "must be at least 1")
+        for name in ("lease_seconds", "redeliver_after_seconds", "reconcile_interval_seconds"):
+            if getattr(self, name) <= 0:
+                _fail(name, "must be greater than 0")
+
+
+_FIELDS: dict[str, str] = {
+    "database_url": "str", "broker_url": "str", "events_url": "str", "smtp_url": "str",
+    "secret_key": "str", "public_url": "str", "environment": "str",
+    "worker_threads": "int", "chunk_size": "int", "lease_seconds": "float",
+    "redeliver_after_seconds": "float", "reconcile_interval_seconds": "float",
+    "max_attempts": "int", "smtp_connections": "int", "db_pool_max": "int",
+    "plugins_allow": "list", "plugins_block": "list", "max_page_size": "int",
+}
+
+
+def _fail(name: str, message: str) -> None:
+    raise SettingsError(f"{PREFIX}{name.upper()} {message}")
+
+
+def _parse(name: str, kind: str, raw: str):
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            _fail(name, f"must be a whole number, got {raw!r}")
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            _fail(name, f"must be a number, got {raw!r}")
+    if kind == "list":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw.strip()
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        _fail(name, f"is not a valid URL ({exc}): {url!r}")
+    if parts.scheme not in schemes:
+        _fail(name, f"must start with one of {', '.join(s + '://' for s in schemes)}; got {url!r}")
+    if parts.scheme in ("postgres", "postgresql", "redis", "rediss", "amqp", "amqps",
+                        "smtp", "smtps", "http", "https") and not parts.hostname:
+        _fail(name, f"has no host: {url!r}")
+    if parts.scheme == "sqlite" and not sqlite_path(url):
+        _fail(name, f"has no file path: {url!r}")
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///./x.db`` → ``./x.db``; ``sqlite:////abs/x.db`` → ``/abs/x.db``."""
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    return rest[1:] if rest.startswith("/") else rest
+
+
+def _dev_secret() -> str:
+    """A development secret generated once and kept in ``.drumbeat-secret``."""
+    path = Path(os.environ.get(PREFIX + "SECRET_FILE", ".drumbeat-secret"))
+    if path.exists():
+        value = path.read_text().strip()
+        if value:
+            return value
+    value = secrets.token_urlsafe(48)
+    try:
+        path.write_text(value + "\n")
+        path.chmod(0o600)
+    except OSError:
+        pass  # read-only working directory: the secret lives for this process only
+    return value

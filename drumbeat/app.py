@@ -37,11 +37,18 @@ def create_app(
     settings: Settings | None = None,
     extra_plugins: Iterable[object] = (),
     auto_migrate: bool | None = None,
+    run_worker: bool | None = None,
 ) -> Starlette:
-    """The ASGI app. ``auto_migrate`` defaults to on for SQLite (the embedded default)."""
+    """The ASGI app.
+
+    ``auto_migrate`` defaults to on for SQLite (the embedded default). ``run_worker``
+    (default: only with the ``memory://`` broker) also consumes the broker in this process.
+    """
     settings = settings or Settings.from_env()
     if auto_migrate is None:
         auto_migrate = settings.database_kind == "sqlite"
+    if run_worker is None:
+        run_worker = settings.embedded_worker
     graphql = DrumbeatGraphQL(
         build_schema(production=settings.production),
         graphql_ide=None if settings.production else "graphiql",
@@ -51,7 +58,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette):
         platform = await open_platform(settings, extra_plugins)
-        worker = WorkerService(platform, consume=settings.embedded_worker)
+        worker = WorkerService(platform, consume=run_worker)
         try:
             if auto_migrate:
                 await migrate()

@@ -57,6 +57,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
+    with_worker: bool = typer.Option(
+        False, "--with-worker", help="Also consume a redis:// or amqp:// broker in this process."),
 ) -> None:
     """Run the API (and, with the memory:// broker, the workers) in this process."""
     import uvicorn
@@ -65,11 +67,12 @@ def serve(
 
     settings = _settings()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    mode = "embedded worker" if settings.embedded_worker else "API only (run `drumbeat worker`)"
+    run_worker = settings.embedded_worker or with_worker
+    mode = "with worker" if run_worker else "API only (run `drumbeat worker`)"
     console.print(f"Drumbeat on http://{host}:{port}/graphql — {settings.database_kind}, {mode}")
     if settings.smtp_url.startswith("outbox://"):
         console.print(f"Emails are written to {settings.smtp_url[len('outbox://'):]} (.eml files)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
+    uvicorn.run(create_app(settings, run_worker=run_worker), host=host, port=port, log_level=log_level,
                 ws="websockets-sansio", lifespan="on")
 
 

@@ -1,0 +1,76 @@
+"""GraphQL documents shared by the API tests, and helpers that run them."""
+
+from __future__ import annotations
+
+from strawberry import relay
+
+from tests.support.graphql import GraphQLClient
+
+CONTACTS_CREATE = """
+mutation($input: [ContactInput!]!) {
+  contactsCreate(input: $input) { contacts { id email firstName } errors { field message code } }
+}"""
+
+CAMPAIGN_CREATE = """
+mutation($input: CampaignCreateInput!) {
+  campaignCreate(input: $input) {
+    campaign { id name state owner { id name } steps { actionType config } }
+    errors { field message code }
+  }
+}"""
+
+RECIPIENTS_ADD = """
+mutation($c: ID!, $ids: [ID!]!) {
+  campaignRecipientsAdd(campaignId: $c, contactIds: $ids) {
+    added alreadyPresent errors { field message code }
+  }
+}"""
+
+LAUNCH = """
+mutation($id: ID!) {
+  campaignLaunch(id: $id) { campaign { id state } errors { field message code } }
+}"""
+
+CAMPAIGN = """
+query($id: ID!) {
+  campaign(id: $id) { id state counters { total pending inProgress done failed skipped } }
+}"""
+
+PROGRESS = """
+subscription($id: ID!) {
+  campaignProgress(campaignId: $id) {
+    state counters { total pending inProgress done failed skipped }
+  }
+}"""
+
+EMAIL_CONFIG = {
+    "subject": "Hello {{ contact.first_name }}",
+    "text": "Dear {{ contact.first_name }} {{ contact.last_name }},\nnews from {{ campaign.name }}.",
+}
+
+
+def db_id(global_id: str) -> int:
+    return int(relay.GlobalID.from_id(global_id).node_id)
+
+
+async def create_contacts(api: GraphQLClient, people: list[dict]) -> list[str]:
+    ids: list[str] = []
+    for start in range(0, len(people), 1000):
+        data = await api.data(CONTACTS_CREATE, {"input": people[start:start + 1000]})
+        payload = data["contactsCreate"]
+        assert payload["errors"] == []
+        ids += [c["id"] for c in payload["contacts"]]
+    return ids
+
+
+async def create_campaign(api: GraphQLClient, name: str, config: dict | None = None,
+                          action_type: str = "email") -> str:
+    data = await api.data(CAMPAIGN_CREATE, {"input": {
+        "name": name, "action": {"type": action_type, "config": config or EMAIL_CONFIG}}})
+    assert data["campaignCreate"]["errors"] == [], data
+    return data["campaignCreate"]["campaign"]["id"]
+
+
+async def add_recipients(api: GraphQLClient, campaign_id: str, contact_ids: list[str]) -> dict:
+    data = await api.data(RECIPIENTS_ADD, {"c": campaign_id, "ids": contact_ids})
+    return data["campaignRecipientsAdd"]

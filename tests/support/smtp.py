@@ -1,0 +1,109 @@
+"""A real SMTP server (aiosmtpd) that records what it receives.
+
+Recipients whose address contains ``+tempfail`` get a 451 on their first attempt, and
+``+reject`` a 550 — for retry and failure paths. ``delay`` slows every message down.
+"""
+
+from __future__ import annotations
+
+import email
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from email.message import Message
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_to: tuple[str, ...]
+    message: Message
+
+    @property
+    def message_id(self) -> str:
+        return self.message["Message-ID"]
+
+    def body_text(self) -> str:
+        part = self.message.get_body(("plain",)) if hasattr(self.message, "get_body") else None
+        payload = (part or self.message).get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if payload else ""
+
+
+class _Handler:
+    def __init__(self, sink: "SmtpSink"):
+        self.sink = sink
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if "+reject" in address:
+            return "550 5.1.1 mailbox unavailable"
+        if "+tempfail" in address and self.sink.count_attempt(address) == 1:
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.sink.delay:
+            import asyncio
+
+            await asyncio.sleep(self.sink.delay)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.sink.add(Received(envelope.mail_from, tuple(envelope.rcpt_tos), message))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpSink:
+    def __init__(self, delay: float = 0.0):
+        self.delay = delay
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._messages: list[Received] = []
+        self._attempts: dict[str, int] = {}
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> "SmtpSink":
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def add(self, received: Received) -> None:
+        with self._lock:
+            self._messages.append(received)
+
+    def count_attempt(self, address: str) -> int:
+        with self._lock:
+            self._attempts[address] = self._attempts.get(address, 0) + 1
+            return self._attempts[address]
+
+    def messages(self, campaign_id: int | None = None) -> list[Received]:
+        """Received messages, optionally only those of one campaign (by Message-ID)."""
+        with self._lock:
+            messages = list(self._messages)
+        if campaign_id is None:
+            return messages
+        prefix = f"<c{campaign_id}."
+        return [m for m in messages if (m.message_id or "").startswith(prefix)]
+
+    def wait_for(self, campaign_id: int, count: int, timeout: float = 60.0) -> list[Received]:
+        """Wait until ``count`` distinct Message-IDs of the campaign arrived (or time out)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            messages = self.messages(campaign_id)
+            if len({m.message_id for m in messages}) >= count:
+                return messages
+            time.sleep(0.05)
+        return self.messages(campaign_id)

@@ -168,6 +168,27 @@ def plugins() -> None:
     console.print(table)
 
 
+@app.command()
+def watch(
+    campaign_id: str = typer.Argument(..., help="The campaign's global id."),
+    token: str = typer.Option(..., envvar="DRUMBEAT_TOKEN", help="API token (or DRUMBEAT_TOKEN)."),
+    url: str = typer.Option("ws://127.0.0.1:8000/graphql", help="The GraphQL WebSocket URL."),
+) -> None:
+    """Print a campaign's progress live (the campaignProgress subscription) until it ends."""
+    from drumbeat.watch import watch_progress
+
+    def show(progress: dict) -> None:
+        c = progress["counters"]
+        console.print(f"{progress['state']:<15} total {c['total']:>7}  pending {c['pending']:>7}  "
+                      f"done {c['done']:>7}  failed {c['failed']:>5}  skipped {c['skipped']:>5}")
+
+    try:
+        asyncio.run(watch_progress(url, token, campaign_id, show))
+    except (OSError, RuntimeError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
 @schema_app.command("export")
 def schema_export(path: Path = typer.Argument(Path("schema.graphql"))) -> None:
     """Write the GraphQL SDL to PATH (default schema.graphql)."""

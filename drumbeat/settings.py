@@ -8,6 +8,7 @@ A malformed value stops start-up with a :class:`SettingsError` naming the variab
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +39,7 @@ class Settings:
     max_attempts: int = 5
     smtp_connections: int = 2
     db_pool_max: int = 10
+    queue: str = "drumbeat"  # broker queue / Redis namespace: one per deployment
     plugins_allow: tuple[str, ...] = ()
     plugins_block: tuple[str, ...] = ()
     max_page_size: int = 100
@@ -90,6 +92,8 @@ class Settings:
             )
         if self.production and len(self.secret_key) < 32:
             _fail("secret_key", "is required in production (at least 32 characters)")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", self.queue):
+            _fail("queue", "may contain only letters, digits, '_', '.' and '-'")
         for name in ("worker_threads", "chunk_size", "max_attempts", "smtp_connections",
                      "db_pool_max", "max_page_size"):
             if getattr(self, name) < 1:
@@ -104,7 +108,7 @@ _FIELDS: dict[str, str] = {
     "secret_key": "str", "public_url": "str", "environment": "str",
     "worker_threads": "int", "chunk_size": "int", "lease_seconds": "float",
     "redeliver_after_seconds": "float", "reconcile_interval_seconds": "float",
-    "max_attempts": "int", "smtp_connections": "int", "db_pool_max": "int",
+    "max_attempts": "int", "smtp_connections": "int", "db_pool_max": "int", "queue": "str",
     "plugins_allow": "list", "plugins_block": "list", "max_page_size": "int",
 }
 

@@ -33,6 +33,7 @@ class Backend:
     database_url: str
     broker_url: str
     events_url: str
+    queue: str
 
     @property
     def name(self) -> str:
@@ -48,7 +49,7 @@ class Backend:
             database_url=self.database_url, broker_url=self.broker_url,
             events_url=self.events_url, secret_key=SECRET, chunk_size=50,
             reconcile_interval_seconds=0.5, lease_seconds=30, redeliver_after_seconds=10,
-            worker_threads=4,
+            worker_threads=4, queue=self.queue,
         )
         values.update(overrides)
         settings = Settings(**values)
@@ -94,29 +95,54 @@ async def _migrate(settings: Settings) -> None:
         await db.stop()
 
 
-def _flush_broker(settings: Settings) -> None:
-    from drumbeat.worker.broker import QUEUE, make_broker
+async def _drop_postgres(url: str) -> None:
+    import asyncpg
+
+    parts = urlsplit(url)
+    conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def _flush_broker(settings: Settings, delete: bool = False) -> None:
+    """Empty the session's queue; at the end also delete RabbitMQ's queues of it."""
+    from drumbeat.worker.broker import make_broker
 
     broker = make_broker(settings)
     try:
-        broker.declare_queue(QUEUE)
+        broker.declare_queue(settings.queue)
         broker.flush_all()
+        if delete and settings.broker_url.startswith("amqp"):
+            for name in (settings.queue, f"{settings.queue}.DQ", f"{settings.queue}.XQ"):
+                broker.channel.queue_delete(name)
     finally:
         broker.close()
 
 
 @pytest.fixture(scope="session")
-def backend(tmp_path_factory) -> Backend:
+def backend(tmp_path_factory):
+    """The configured backend, private to this test session: its own PostgreSQL database
+    (the configured name plus the pid) and its own broker queue, so parallel runs on one
+    machine never see each other's data or messages."""
     db, broker, events = _configured()
+    session = f"{os.getpid()}"
     if db is None:
         db = f"sqlite:///{tmp_path_factory.mktemp('db') / 'drumbeat.db'}"
     elif db.startswith("postgres"):
+        parts = urlsplit(db)
+        db = urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_{session}"))
         asyncio.run(_recreate_postgres(db))
-    backend = Backend(db, broker, events)
+    backend = Backend(db, broker, events, queue=f"drumbeat_test_{session}")
     asyncio.run(_migrate(backend.settings()))
     if not backend.embedded:
         _flush_broker(backend.settings())
-    return backend
+    yield backend
+    if not backend.embedded:
+        _flush_broker(backend.settings(), delete=True)
+    if db.startswith("postgres"):
+        asyncio.run(_drop_postgres(db))
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ changes nothing when it does.
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -15,7 +16,11 @@ from pydantic import ValidationError
 
 from drumbeat.platform import ledger
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
-from drumbeat.platform.permissions import require_campaign_creator, require_campaign_editor
+from drumbeat.platform.permissions import (
+    require_campaign_creator,
+    require_campaign_editor,
+    require_member,
+)
 from drumbeat.platform.runtime import Platform
 from drumbeat.platform.tables import (
     Campaign,
@@ -27,6 +32,8 @@ from drumbeat.platform.tables import (
 )
 from drumbeat.platform.team import Member, get_member, now
 from drumbeat.platform.validation import check_text
+
+log = logging.getLogger(__name__)
 
 #: States in which the audience and the workflow may still change and a launch may start.
 PREPARING = (CampaignState.PROPOSED, CampaignState.IN_PREPARATION, CampaignState.READY)
@@ -49,10 +56,14 @@ async def get_campaign(campaign_id: int) -> dict | None:
     return await Campaign.select().where(Campaign.id == campaign_id).first()
 
 
-async def _require_campaign(campaign_id: int) -> dict:
+async def _require_campaign(member: Member | None, campaign_id: int,
+                            field: str = "campaignId") -> dict:
+    """The campaign, for a signed-in member (an anonymous caller learns nothing, not even
+    whether the id exists)."""
+    require_member(member)
     campaign = await get_campaign(campaign_id)
     if campaign is None:
-        raise DomainError.one("No such campaign.", ErrorCode.NOT_FOUND, ["campaignId"])
+        raise DomainError.one("No such campaign.", ErrorCode.NOT_FOUND, [field])
     return campaign
 
 
@@ -135,7 +146,7 @@ async def unique_name_guard(name: str):
 async def add_contacts(
     platform: Platform, member: Member, campaign_id: int, contact_ids: Sequence[int]
 ) -> RecipientsAdded:
-    campaign = await _require_campaign(campaign_id)
+    campaign = await _require_campaign(member, campaign_id)
     require_campaign_editor(member, campaign)
     problems = Problems()
     if CampaignState(campaign["state"]) not in PREPARING:
@@ -170,7 +181,7 @@ async def add_contacts(
 
 async def launch(platform: Platform, member: Member, campaign_id: int) -> dict:
     """Snapshot the audience into the ledger, mark the campaign RUNNING, enqueue its chunks."""
-    campaign = await _require_campaign(campaign_id)
+    campaign = await _require_campaign(member, campaign_id, "id")
     require_campaign_editor(member, campaign)
     if CampaignState(campaign["state"]) not in PREPARING:
         raise DomainError.one(f"A {campaign['state']} campaign cannot be launched.",
@@ -201,7 +212,10 @@ async def launch(platform: Platform, member: Member, campaign_id: int) -> dict:
                                            settings.redeliver_after_seconds)
             chunks += await ledger.pending_chunks(platform.db, campaign_id, step["id"],
                                                   settings.chunk_size)
-    await platform.dispatch(chunks)  # after commit, never before
+    try:
+        await platform.dispatch(chunks)  # after commit, never before
+    except Exception:  # the broker is down: the rows are safe in the ledger
+        log.exception("enqueueing campaign %s failed; the reconciler will re-send", campaign_id)
     if not chunks:
         await complete_finished(platform, campaign_id)
     await platform.publish(campaign_id, {"type": "launched"})

@@ -173,7 +173,7 @@ class RedisEventBus(EventBus):
             self._redis = None
 
 
-def make_event_bus(url: str) -> EventBus:
+def make_event_bus(url: str, namespace: str = "drumbeat") -> EventBus:
     if url.startswith("memory:"):
         return MemoryEventBus()
-    return RedisEventBus(url)
+    return RedisEventBus(url, prefix=f"{namespace}:")

@@ -61,5 +61,5 @@ async def open_platform(settings: Settings, extra_plugins: Iterable[object] = ()
         db=db,
         plugins=plugins,
         templates=TemplateRenderer(filters=plugins.template_filters),
-        events=make_event_bus(settings.events_url),
+        events=make_event_bus(settings.events_url, settings.queue),
     )

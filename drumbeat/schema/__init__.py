@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
+from typing import Annotated
+
 import strawberry
 from strawberry import relay
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types.cast import cast as strawberry_cast
 
 from drumbeat.schema.action_types import ActionTypeQueries
 from drumbeat.schema.campaign_mutations import CampaignMutations
 from drumbeat.schema.campaigns import CampaignQueries
 from drumbeat.schema.contacts import ContactMutations, ContactQueries
+from drumbeat.schema.context import Info
 from drumbeat.schema.errors import should_mask_error
 from drumbeat.schema.progress import ProgressSubscriptions
 from drumbeat.schema.team import TeamQueries
@@ -23,7 +28,17 @@ MAX_TOKENS = 5000
 
 @strawberry.type
 class NodeQueries:
-    node: relay.Node | None = relay.node(description="Any object by its global id.")
+    # A plain resolver, not ``relay.node()``: that field object is mutated when a schema is
+    # built, so a second ``build_schema()`` in the same process (a second app) would fail.
+    @strawberry.field(description="Any object by its global id.")
+    async def node(
+        self, info: Info,
+        id: Annotated[relay.GlobalID, strawberry.argument(description="The ID of the object.")],
+    ) -> relay.Node | None:
+        node_type = id.resolve_type(info)
+        node = node_type.resolve_node(id.node_id, info=info, required=False)
+        node = await node if inspect.isawaitable(node) else node
+        return None if node is None else strawberry_cast(node_type, node)
 
 
 Query = merge_types("Query", (NodeQueries, TeamQueries, CampaignQueries, ContactQueries,

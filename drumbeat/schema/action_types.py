@@ -21,6 +21,7 @@ class ActionTypeInfo:
 class ActionTypeQueries:
     @strawberry.field
     def action_types(self, info: Info) -> list[ActionTypeInfo]:
+        info.context.require_member()
         plugins = info.context.platform.plugins
         return [
             ActionTypeInfo(key=key, label=a.label, plugin=plugins.action_type_plugins[key],

@@ -13,7 +13,6 @@ from drumbeat.platform.execution import run_chunk
 from drumbeat.platform.ledger import Chunk
 from drumbeat.platform.runtime import Platform
 from drumbeat.worker.bridge import LoopBridge
-from drumbeat.worker.broker import QUEUE
 
 
 @dataclass
@@ -38,7 +37,8 @@ def declare_actors(broker: dramatiq.Broker, platform: Platform, bridge: LoopBrid
         bridge.run(run_chunk(platform, Chunk(campaign_id, step_id, first_id, last_id)))
 
     actor = dramatiq.actor(
-        process_chunk, broker=broker, actor_name="drumbeat.process_chunk", queue_name=QUEUE,
+        process_chunk, broker=broker, actor_name="drumbeat.process_chunk",
+        queue_name=platform.settings.queue,
         max_retries=5, min_backoff=1000, max_backoff=60_000, time_limit=time_limit_ms,
     )
     return Actors(process_chunk=actor)

@@ -11,9 +11,6 @@ from dramatiq.brokers.stub import StubBroker
 
 from drumbeat.settings import Settings
 
-QUEUE = "drumbeat"
-
-
 def make_broker(settings: Settings) -> dramatiq.Broker:
     url = settings.broker_url
     if url.startswith("memory:"):
@@ -21,7 +18,7 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
     if url.startswith(("redis:", "rediss:")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return RedisBroker(url=url, namespace="drumbeat")
+        return RedisBroker(url=url, namespace=settings.queue)
     from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
     return RabbitmqBroker(url=url, confirm_delivery=True)

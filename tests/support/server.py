@@ -59,9 +59,15 @@ class LiveServer:
         self._thread.join(timeout=30)
         self.loop.close()
 
-    async def call(self, coro: Awaitable[T]) -> T:
-        """Run ``coro`` on the server's loop (where its database pool lives)."""
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+    async def call(self, awaitable: Awaitable[T]) -> T:
+        """Await ``awaitable`` (a coroutine or a Piccolo query) on the server's loop, where
+        its database pool lives."""
+        return await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(_awaited(awaitable), self.loop))
 
-    def call_sync(self, coro: Awaitable[T]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+    def call_sync(self, awaitable: Awaitable[T]) -> Any:
+        return asyncio.run_coroutine_threadsafe(_awaited(awaitable), self.loop).result(timeout=60)
+
+
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    return await awaitable

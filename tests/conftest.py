@@ -61,7 +61,7 @@ def _configured() -> tuple[str | None, str, str]:
     broker = os.environ.get("DRUMBEAT_TEST_BROKER_URL") or "memory://"
     default_events = "memory://" if broker.startswith("memory") else "redis://127.0.0.1:6379/0"
     events = os.environ.get("DRUMBEAT_TEST_EVENTS_URL") or default_events
-    return os.environ.get("DRUMBEAT_TEST_DATABASE_URL"), broker, events
+    return os.environ.get("DRUMBEAT_TEST_DATABASE_URL") or None, broker, events
 
 
 def pytest_report_header(config):

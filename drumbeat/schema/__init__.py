@@ -13,6 +13,8 @@ from strawberry.tools import merge_types
 from strawberry.types.cast import cast as strawberry_cast
 
 from drumbeat.schema.action_types import ActionTypeQueries
+from drumbeat.schema.budget import BudgetMutations
+from drumbeat.schema.campaign_list import CampaignListQueries
 from drumbeat.schema.campaign_mutations import CampaignMutations
 from drumbeat.schema.campaigns import CampaignQueries
 from drumbeat.schema.contacts import ContactMutations, ContactQueries
@@ -20,6 +22,7 @@ from drumbeat.schema.context import Info
 from drumbeat.schema.errors import should_mask_error
 from drumbeat.schema.progress import ProgressSubscriptions
 from drumbeat.schema.team import TeamQueries
+from drumbeat.schema.templates import TemplateMutations, TemplateQueries
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -41,9 +44,11 @@ class NodeQueries:
         return None if node is None else strawberry_cast(node_type, node)
 
 
-Query = merge_types("Query", (NodeQueries, TeamQueries, CampaignQueries, ContactQueries,
-                              ActionTypeQueries))
-Mutation = merge_types("Mutation", (CampaignMutations, ContactMutations))
+Query = merge_types("Query", (NodeQueries, TeamQueries, CampaignQueries, CampaignListQueries,
+                              ContactQueries,
+                              ActionTypeQueries, TemplateQueries))
+Mutation = merge_types("Mutation", (CampaignMutations, BudgetMutations, TemplateMutations,
+                                    ContactMutations))
 Subscription = merge_types("Subscription", (ProgressSubscriptions,))
 
 

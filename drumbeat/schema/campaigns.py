@@ -13,12 +13,31 @@ from strawberry.scalars import JSON
 from drumbeat.platform import ledger
 from drumbeat.platform.tables import Campaign as CampaignTable
 from drumbeat.platform.tables import CampaignState as CampaignStateEnum
+from drumbeat.platform.tables import CampaignTag
+from drumbeat.platform.tables import DispatchStrategy as DispatchStrategyEnum
+from drumbeat.platform.tables import SenderStrategy as SenderStrategyEnum
 from drumbeat.platform.tables import WorkflowAction
+from drumbeat.schema.budget import CampaignMoneyFields
 from drumbeat.schema.context import Info
-from drumbeat.schema.pagination import keyset_connection
 from drumbeat.schema.team import TeamMember
+from drumbeat.schema.templates import CampaignTemplateFields
 
 CampaignState = strawberry.enum(CampaignStateEnum, name="CampaignState")
+SenderStrategy = strawberry.enum(
+    SenderStrategyEnum, name="SenderStrategy",
+    description="Who appears as the sender and receives replies.")
+DispatchStrategy = strawberry.enum(
+    DispatchStrategyEnum, name="DispatchStrategy",
+    description="Who is addressed: the contact person, their company's general address, or both.")
+
+
+async def _tags(campaign_ids) -> list[list[str]]:
+    rows = await CampaignTag.select(CampaignTag.campaign, CampaignTag.tag).where(
+        CampaignTag.campaign.is_in(list(campaign_ids))).order_by(CampaignTag.tag)
+    by_campaign: dict[int, list[str]] = {}
+    for row in rows:
+        by_campaign.setdefault(row["campaign"], []).append(row["tag"])
+    return [by_campaign.get(i, []) for i in campaign_ids]
 
 
 @strawberry.type
@@ -45,27 +64,46 @@ class WorkflowStep:
 
 
 @strawberry.type
-class Campaign(relay.Node):
+class Campaign(CampaignMoneyFields, CampaignTemplateFields, relay.Node):
     id: relay.NodeID[int]
     name: str
+    goal: str
     description: str
+    results: str = strawberry.field(description="What came of it, written back after the run.")
     state: CampaignState
+    sender_strategy: SenderStrategy
+    dispatch_strategy: DispatchStrategy
+    send_emails: bool = strawberry.field(
+        description="Off: actions create their documents and activities without emailing them.")
+    scheduled_start: datetime | None
     created_at: datetime
     updated_at: datetime
     launched_at: datetime | None
     completed_at: datetime | None
-    owner_id: strawberry.Private[int]
+    row: strawberry.Private[dict]  # the campaign's table row, for the fields below
 
     @classmethod
     def from_row(cls, row: dict) -> "Campaign":
-        return cls(id=row["id"], name=row["name"], description=row["description"],
-                   state=CampaignStateEnum(row["state"]), created_at=row["created_at"],
-                   updated_at=row["updated_at"], launched_at=row["launched_at"],
-                   completed_at=row["completed_at"], owner_id=row["owner"])
+        return cls(id=row["id"], name=row["name"], goal=row["goal"],
+                   description=row["description"], results=row["results"],
+                   state=CampaignStateEnum(row["state"]),
+                   sender_strategy=SenderStrategyEnum(row["sender_strategy"]),
+                   dispatch_strategy=DispatchStrategyEnum(row["dispatch_strategy"]),
+                   send_emails=bool(row["send_emails"]), scheduled_start=row["scheduled_start"],
+                   created_at=row["created_at"], updated_at=row["updated_at"],
+                   launched_at=row["launched_at"], completed_at=row["completed_at"], row=row)
 
     @strawberry.field
     async def owner(self, info: Info) -> TeamMember:
-        return TeamMember.from_row(await info.context.loaders.member.load(self.owner_id))
+        return TeamMember.from_row(await info.context.loaders.member.load(self.row["owner"]))
+
+    @strawberry.field
+    async def created_by(self, info: Info) -> TeamMember:
+        return TeamMember.from_row(await info.context.loaders.member.load(self.row["created_by"]))
+
+    @strawberry.field(description="Labels to group and filter campaigns by (sorted).")
+    async def tags(self, info: Info) -> list[str]:
+        return await info.context.loader("campaign_tags", _tags).load(self.id)
 
     @strawberry.field(description="The workflow's steps (a quick campaign has one).")
     async def steps(self) -> list[WorkflowStep]:
@@ -97,12 +135,3 @@ class CampaignQueries:
         row = await CampaignTable.select().where(CampaignTable.id == int(id.node_id)).first()
         return Campaign.from_row(row) if row else None
 
-    @strawberry.field(description="Campaigns, newest first.")
-    async def campaigns(self, info: Info, first: int | None = None, after: str | None = None,
-                        last: int | None = None, before: str | None = None
-                        ) -> relay.Connection[Campaign]:
-        info.context.require_member()
-        return await keyset_connection(
-            CampaignTable, Campaign.from_row, first=first, after=after, last=last, before=before,
-            max_page_size=info.context.platform.settings.max_page_size,
-        )

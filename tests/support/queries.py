@@ -74,3 +74,24 @@ async def create_campaign(api: GraphQLClient, name: str, config: dict | None = N
 async def add_recipients(api: GraphQLClient, campaign_id: str, contact_ids: list[str]) -> dict:
     data = await api.data(RECIPIENTS_ADD, {"c": campaign_id, "ids": contact_ids})
     return data["campaignRecipientsAdd"]
+
+
+TRANSITION = """
+mutation($id: ID!, $to: CampaignState!) {
+  campaignTransition(id: $id, to: $to) { campaign { id state } errors { field message code } }
+}"""
+
+
+async def make_ready(api: GraphQLClient, campaign_id: str) -> None:
+    """PROPOSED → IN_PREPARATION → READY (a launch needs READY)."""
+    for state in ("IN_PREPARATION", "READY"):
+        data = await api.data(TRANSITION, {"id": campaign_id, "to": state})
+        assert data["campaignTransition"]["errors"] == [], data
+
+
+async def launch_campaign(api: GraphQLClient, campaign_id: str) -> dict:
+    """Move a prepared campaign to READY and launch it; returns the launch payload."""
+    await make_ready(api, campaign_id)
+    data = await api.data(LAUNCH, {"id": campaign_id})
+    assert data["campaignLaunch"]["errors"] == [], data
+    return data["campaignLaunch"]

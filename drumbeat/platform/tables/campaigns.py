@@ -2,12 +2,13 @@
 
 from enum import Enum
 
-from piccolo.columns import JSON, ForeignKey, Integer, Text, Timestamptz, Varchar, Boolean
+from piccolo.columns import JSON, BigInt, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from drumbeat.platform.tables.audience import Company, Contact
 from drumbeat.platform.tables.team import TeamMember
+from drumbeat.platform.tables.templates import Template
 
 
 class CampaignState(str, Enum):
@@ -20,12 +21,46 @@ class CampaignState(str, Enum):
     CANCELLED = "CANCELLED"
 
 
+class SenderStrategy(str, Enum):
+    """Who appears as the sender (and receives the replies)."""
+
+    CREATOR = "CREATOR"
+    OWNER = "OWNER"
+    CONTACT_OWNER = "CONTACT_OWNER"
+
+
+class DispatchStrategy(str, Enum):
+    """Who is addressed for a recipient: the person, their company's general address, both."""
+
+    CONTACT = "CONTACT"
+    COMPANY = "COMPANY"
+    BOTH = "BOTH"
+
+
 class Campaign(Table, tablename="drumbeat_campaign"):
     name = Varchar(length=200)  # unique case-insensitively (index on lower(name))
+    goal = Text(default="")
     description = Text(default="")
+    results = Text(default="")  # written back after the run
     owner = ForeignKey(TeamMember, null=False, on_delete=OnDelete.restrict)
     created_by = ForeignKey(TeamMember, null=False, on_delete=OnDelete.restrict)
     state = Varchar(length=20, choices=CampaignState, default=CampaignState.PROPOSED.value)
+    sender_strategy = Varchar(length=20, choices=SenderStrategy,
+                              default=SenderStrategy.OWNER.value)
+    dispatch_strategy = Varchar(length=20, choices=DispatchStrategy,
+                                default=DispatchStrategy.CONTACT.value)
+    template = ForeignKey(Template, null=True, on_delete=OnDelete.set_null)
+    send_emails = Boolean(default=True)  # off: documents and activities only, no email
+    scheduled_start = Timestamptz(null=True, default=None)
+    # Money is exact: integer hundredths of ``currency`` (never floats).
+    budget_cents = BigInt(null=True, default=None)
+    currency = Varchar(length=3, default="EUR")
+    budget_alert_80_at = Timestamptz(null=True, default=None)  # set once when 80 % is crossed
+    budget_alert_100_at = Timestamptz(null=True, default=None)
+    target_leads = Integer(null=True, default=None)
+    target_conversion_rate = Varchar(length=40, null=True, default=None)  # a decimal, percent
+    target_roi = Varchar(length=40, null=True, default=None)  # a decimal ratio, 0.5 = 50 %
+    target_revenue_cents = BigInt(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
     launched_at = Timestamptz(null=True, default=None)

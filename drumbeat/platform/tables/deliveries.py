@@ -33,6 +33,7 @@ class SkipReason(str, Enum):
     NO_CONSENT = "NO_CONSENT"
     NO_ADDRESS_FOR_STRATEGY = "NO_ADDRESS_FOR_STRATEGY"
     SUPPRESSED = "SUPPRESSED"
+    CANCELLED = "CANCELLED"  # the campaign was cancelled before this delivery ran
 
 
 class Delivery(Table, tablename="drumbeat_delivery"):

@@ -20,7 +20,7 @@ from tests.conftest import member_token, unique
 from tests.support.graphql import GraphQLClient
 from tests.support.queries import (
     CAMPAIGN, CAMPAIGN_CREATE, EMAIL_CONFIG, LAUNCH, RECIPIENTS_ADD, add_recipients,
-    create_campaign, create_contacts, db_id,
+    create_campaign, create_contacts, db_id, make_ready,
 )
 
 ME = "query { me { id email role } }"
@@ -70,6 +70,7 @@ async def test_only_the_owner_or_an_admin_launches(server, smtp_sink):
     for campaign in (first, second):
         added = await add_recipients(owner, campaign, contacts)
         assert (added["added"], added["errors"]) == (3, [])
+        await make_ready(owner, campaign)
 
     for token, code in ((other_token, "FORBIDDEN"), (sales_token, "FORBIDDEN"),
                         (None, "UNAUTHENTICATED")):
@@ -78,7 +79,7 @@ async def test_only_the_owner_or_an_admin_launches(server, smtp_sink):
         assert _codes(payload) == [code], payload
 
     state = (await owner.data(CAMPAIGN, {"id": first}))["campaign"]
-    assert state["state"] == "PROPOSED" and state["counters"]["total"] == 0
+    assert state["state"] == "READY" and state["counters"]["total"] == 0
     await asyncio.sleep(QUIET_SECONDS)
     assert await _deliveries(server, first) == 0
     assert smtp_sink.messages(db_id(first)) == []

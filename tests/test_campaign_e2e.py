@@ -9,6 +9,7 @@ from tests.conftest import unique
 from tests.support.graphql import subscribe
 from tests.support.queries import (
     CAMPAIGN, LAUNCH, PROGRESS, add_recipients, create_campaign, create_contacts, db_id,
+    make_ready,
 )
 
 RECIPIENTS = 250
@@ -36,6 +37,7 @@ async def test_email_campaign_reaches_every_contact_once(server, admin_api, smtp
         assert not watcher.done(), watcher.exception()
     assert updates[0]["state"] == "PROPOSED" and updates[0]["counters"]["total"] == 0
 
+    await make_ready(admin_api, campaign_id)
     launched = await admin_api.data(LAUNCH, {"id": campaign_id})
     assert launched["campaignLaunch"]["errors"] == []
     await asyncio.wait_for(watcher, timeout=90)

@@ -25,7 +25,7 @@ import pytest
 from tests.conftest import SECRET, unique
 from tests.support.graphql import GraphQLClient
 from tests.support.queries import (
-    CAMPAIGN, LAUNCH, add_recipients, create_campaign, create_contacts, db_id,
+    CAMPAIGN, LAUNCH, add_recipients, create_campaign, create_contacts, db_id, make_ready,
 )
 from tests.support.smtp import SmtpSink, free_port
 
@@ -177,6 +177,7 @@ async def test_sigkilled_worker_loses_nothing(scaled_backend, tmp_path):
         added = await add_recipients(api, campaign_gid, contact_ids)
         assert (added["added"], added["alreadyPresent"], added["errors"]) == (RECIPIENTS, 0, [])
 
+        await make_ready(api, campaign_gid)
         started = time.monotonic()
         launched = await api.data(LAUNCH, {"id": campaign_gid})
         assert launched["campaignLaunch"]["errors"] == [], launched

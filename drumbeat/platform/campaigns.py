@@ -1,8 +1,9 @@
-"""Campaign services: create, add recipients, launch — with the rules every caller obeys.
+"""Campaign services: create, update, delete, add recipients — with the rules every caller
+obeys. The lifecycle (transitions, launch, pause, resume, cancel) is in ``lifecycle``.
 
 The API, the CLI and the workers all go through these functions, so permissions and state
 checks hold everywhere. Each raises :class:`DomainError` with every problem found, and
-changes nothing when it does.
+changes nothing when it does. Every change is written to the audit log in its transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any, Mapping, Sequence
 
 from pydantic import ValidationError
 
-from drumbeat.platform import ledger
+from drumbeat.platform import audit
+from drumbeat.platform.campaign_fields import PREPARING, check_fields
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
 from drumbeat.platform.permissions import (
     require_campaign_creator,
@@ -26,17 +28,15 @@ from drumbeat.platform.tables import (
     Campaign,
     CampaignRecipient,
     CampaignState,
+    CampaignTag,
     Contact,
     WorkflowAction,
     WorkflowState,
 )
-from drumbeat.platform.team import Member, get_member, now
-from drumbeat.platform.validation import check_text
+from drumbeat.platform.team import Member, now
 
 log = logging.getLogger(__name__)
 
-#: States in which the audience and the workflow may still change and a launch may start.
-PREPARING = (CampaignState.PROPOSED, CampaignState.IN_PREPARATION, CampaignState.READY)
 MAX_RECIPIENTS_PER_CALL = 10_000
 
 
@@ -56,8 +56,8 @@ async def get_campaign(campaign_id: int) -> dict | None:
     return await Campaign.select().where(Campaign.id == campaign_id).first()
 
 
-async def _require_campaign(member: Member | None, campaign_id: int,
-                            field: str = "campaignId") -> dict:
+async def require_campaign(member: Member | None, campaign_id: int,
+                           field: str = "campaignId") -> dict:
     """The campaign, for a signed-in member (an anonymous caller learns nothing, not even
     whether the id exists)."""
     require_member(member)
@@ -86,34 +86,24 @@ def check_action(platform: Platform, problems: Problems, action: ActionInput, *f
         problems.add(message, ErrorCode.TEMPLATE_ERROR, *field, "config", *path)
 
 
-async def create_campaign(
-    platform: Platform,
-    member: Member,
-    name: str,
-    action: ActionInput,
-    description: str = "",
-    owner_id: int | None = None,
-) -> dict:
-    """Create a campaign with a one-state workflow running ``action`` for every recipient."""
+async def create_campaign(platform: Platform, member: Member, name: str, action: ActionInput,
+                          **fields: Any) -> dict:
+    """Create a campaign with a one-state workflow running ``action`` for every recipient.
+
+    ``fields`` are the optional fields of :func:`update_campaign` (goal, owner_id, tags…).
+    """
     member = require_campaign_creator(member)
     problems = Problems()
-    name = (name or "").strip()
-    check_text(problems, name, 200, "name", required=True, single_line=True)
-    check_text(problems, description, 20_000, "description")
-    check_action(platform, problems, action, "action")
-    owner = member
-    if owner_id is not None and owner_id != member.id:
-        owner = await get_member(owner_id)
-        if owner is None:
-            problems.add("No such team member.", ErrorCode.NOT_FOUND, "ownerId")
-    if name and await _name_taken(platform, name):
-        problems.add(f"A campaign named {name!r} exists.", ErrorCode.DUPLICATE, "name")
+    values = await check_fields(platform, problems, {"name": name, **fields}, None, "input")
+    check_action(platform, problems, action, "input", "action")
     problems.raise_if_any()
+    tags = values.pop("tags", [])
+    values.setdefault("owner", member.id)
     stamp = now()
-    async with unique_name_guard(name), platform.db.transaction():
+    async with unique_name_guard(values["name"]), platform.db.transaction():
         campaign = (await Campaign.insert(Campaign(
-            name=name, description=description or "", owner=owner.id, created_by=member.id,
-            state=CampaignState.PROPOSED.value, created_at=stamp, updated_at=stamp,
+            **values, created_by=member.id, state=CampaignState.PROPOSED.value,
+            created_at=stamp, updated_at=stamp,
         )).returning(Campaign.id))[0]
         state = (await WorkflowState.insert(WorkflowState(
             campaign=campaign["id"], name="Send", position=0, is_start=True,
@@ -122,13 +112,91 @@ async def create_campaign(
             campaign=campaign["id"], state=state["id"], action_type=action.type,
             config=dict(action.config), position=0,
         ))
+        await _set_tags(campaign["id"], tags)
+        await audit.record(member, campaign["id"], "campaign.create", audit.diff(
+            {}, {**values, "tags": tags, "action": {"type": action.type}}))
     return await get_campaign(campaign["id"])
 
 
-async def _name_taken(platform: Platform, name: str) -> bool:
-    """Names are unique case-insensitively (a unique index on ``lower(name)``)."""
-    return bool(await platform.db.fetchval(
-        "SELECT count(*) FROM drumbeat_campaign WHERE lower(name) = lower({})", name))
+async def update_campaign(platform: Platform, member: Member | None, campaign_id: int,
+                          fields: Mapping[str, Any], action: ActionInput | None = None) -> dict:
+    """Change the given fields (only those given); ``action`` replaces a quick campaign's
+    action while the campaign is still in preparation."""
+    campaign = await require_campaign(member, campaign_id, "id")
+    require_campaign_editor(member, campaign)
+    problems = Problems()
+    given = dict(fields, **({"action": action} if action is not None else {}))
+    values = await check_fields(platform, problems, given, campaign, "input")
+    values.pop("action", None)
+    if action is not None:
+        check_action(platform, problems, action, "input", "action")
+    problems.raise_if_any()
+    old_tags = await tags_of(campaign_id)
+    tags = values.pop("tags", None)
+    changes = audit.diff(campaign, values)
+    if tags is not None and tags != old_tags:
+        changes.append(audit.Change("tags", old_tags, tags))
+    step = await _quick_step(campaign_id) if action is not None else None
+    if action is not None:
+        new = {"type": action.type, "config": dict(action.config)}
+        changes += audit.diff({"action": {"type": step["action_type"], "config": step["config"]}},
+                              {"action": new})
+    if not changes:
+        return campaign
+    stamp = now()
+    async with unique_name_guard(values.get("name", "")), platform.db.transaction():
+        moved = await Campaign.update({**{getattr(Campaign, k): v for k, v in values.items()},
+                                       Campaign.updated_at: stamp}).where(
+            Campaign.id == campaign_id, Campaign.state == campaign["state"]
+        ).returning(Campaign.id)
+        if not moved:  # its state changed meanwhile: the checks above no longer hold
+            raise DomainError.one("The campaign changed meanwhile; try again.",
+                                  ErrorCode.INVALID_STATE, ["id"])
+        if tags is not None:
+            await _set_tags(campaign_id, tags)
+        if action is not None:
+            await WorkflowAction.update({WorkflowAction.action_type: action.type,
+                                         WorkflowAction.config: dict(action.config)}).where(
+                WorkflowAction.id == step["id"])
+        await audit.record(member, campaign_id, "campaign.update", changes)
+    return await get_campaign(campaign_id)
+
+
+async def delete_campaign(platform: Platform, member: Member | None, campaign_id: int) -> None:
+    """Delete a campaign that never ran (its audit log stays)."""
+    campaign = await require_campaign(member, campaign_id, "id")
+    require_campaign_editor(member, campaign)
+    if campaign["launched_at"] is not None:
+        raise DomainError.one("A campaign that ran cannot be deleted; cancel it instead.",
+                              ErrorCode.INVALID_STATE, ["id"])
+    async with platform.db.transaction():
+        deleted = await Campaign.delete().where(
+            Campaign.id == campaign_id, Campaign.launched_at.is_null()).returning(Campaign.id)
+        if not deleted:
+            raise DomainError.one("The campaign was launched meanwhile.",
+                                  ErrorCode.INVALID_STATE, ["id"])
+        await audit.record(member, campaign_id, "campaign.delete",
+                           [audit.Change("name", campaign["name"], None)])
+
+
+async def tags_of(campaign_id: int) -> list[str]:
+    rows = await CampaignTag.select(CampaignTag.tag).where(
+        CampaignTag.campaign == campaign_id).order_by(CampaignTag.id)
+    return [r["tag"] for r in rows]
+
+
+async def _set_tags(campaign_id: int, tags: Sequence[str]) -> None:
+    await CampaignTag.delete().where(CampaignTag.campaign == campaign_id)
+    if tags:
+        await CampaignTag.insert(*(CampaignTag(campaign=campaign_id, tag=t) for t in tags))
+
+
+async def _quick_step(campaign_id: int) -> dict:
+    steps = await WorkflowAction.select().where(WorkflowAction.campaign == campaign_id)
+    if len(steps) != 1:
+        raise DomainError.one("Only a quick campaign's single action can be replaced here.",
+                              ErrorCode.INVALID, ["input", "action"])
+    return steps[0]
 
 
 @asynccontextmanager
@@ -139,14 +207,14 @@ async def unique_name_guard(name: str):
     except Exception as exc:
         if "drumbeat_campaign_name_ci" in str(exc) or "UNIQUE constraint failed" in str(exc):
             raise DomainError.one(f"A campaign named {name!r} exists.", ErrorCode.DUPLICATE,
-                                  ["name"]) from None
+                                  ["input", "name"]) from None
         raise
 
 
 async def add_contacts(
     platform: Platform, member: Member, campaign_id: int, contact_ids: Sequence[int]
 ) -> RecipientsAdded:
-    campaign = await _require_campaign(member, campaign_id)
+    campaign = await require_campaign(member, campaign_id)
     require_campaign_editor(member, campaign)
     problems = Problems()
     if CampaignState(campaign["state"]) not in PREPARING:
@@ -167,6 +235,7 @@ async def add_contacts(
     problems.raise_if_any()
     stamp = now()
     async with platform.db.transaction():
+        before = await CampaignRecipient.count().where(CampaignRecipient.campaign == campaign_id)
         existing = await CampaignRecipient.count().where(
             CampaignRecipient.campaign == campaign_id, CampaignRecipient.contact.is_in(unique_ids)
         )
@@ -175,51 +244,12 @@ async def add_contacts(
             " VALUES ({}, 'contact', {}, {}) ON CONFLICT DO NOTHING",
             [(campaign_id, contact_id, stamp) for contact_id in unique_ids],
         )
-        await Campaign.update({Campaign.updated_at: stamp}).where(Campaign.id == campaign_id)
-    return RecipientsAdded(added=len(unique_ids) - existing, already_present=existing)
-
-
-async def launch(platform: Platform, member: Member, campaign_id: int) -> dict:
-    """Snapshot the audience into the ledger, mark the campaign RUNNING, enqueue its chunks."""
-    campaign = await _require_campaign(member, campaign_id, "id")
-    require_campaign_editor(member, campaign)
-    if CampaignState(campaign["state"]) not in PREPARING:
-        raise DomainError.one(f"A {campaign['state']} campaign cannot be launched.",
-                              ErrorCode.INVALID_STATE, ["id"])
-    recipients = await CampaignRecipient.count().where(CampaignRecipient.campaign == campaign_id)
-    if recipients == 0:
-        raise DomainError.one("Add at least one recipient before launching.",
-                              ErrorCode.NO_RECIPIENTS, ["id"])
-    steps = await WorkflowAction.select(WorkflowAction.id, WorkflowAction.action_type).where(
-        WorkflowAction.campaign == campaign_id, WorkflowAction.state.is_start == True  # noqa: E712
-    ).order_by(WorkflowAction.position)
-    settings = platform.settings
-    chunks: list[ledger.Chunk] = []
-    stamp = now()
-    async with platform.db.transaction():
-        moved = await Campaign.update({
-            Campaign.state: CampaignState.RUNNING.value, Campaign.launched_at: stamp,
-            Campaign.updated_at: stamp,
-        }).where(
-            Campaign.id == campaign_id, Campaign.state.is_in([s.value for s in PREPARING])
-        ).returning(Campaign.id)
-        if not moved:  # launched concurrently by another request
-            raise DomainError.one("The campaign is already running.", ErrorCode.INVALID_STATE, ["id"])
-        for step in steps:
-            action_type = platform.plugins.action_type(step["action_type"])
-            await ledger.snapshot_contacts(platform.db, campaign_id, step["id"],
-                                           action_type.needs_address,
-                                           settings.redeliver_after_seconds)
-            chunks += await ledger.pending_chunks(platform.db, campaign_id, step["id"],
-                                                  settings.chunk_size)
-    try:
-        await platform.dispatch(chunks)  # after commit, never before
-    except Exception:  # the broker is down: the rows are safe in the ledger
-        log.exception("enqueueing campaign %s failed; the reconciler will re-send", campaign_id)
-    if not chunks:
-        await complete_finished(platform, campaign_id)
-    await platform.publish(campaign_id, {"type": "launched"})
-    return await get_campaign(campaign_id)
+        added = len(unique_ids) - existing
+        if added:
+            await Campaign.update({Campaign.updated_at: stamp}).where(Campaign.id == campaign_id)
+            await audit.record(member, campaign_id, "recipients.add",
+                               [audit.Change("recipients", before, before + added)])
+    return RecipientsAdded(added=added, already_present=existing)
 
 
 async def complete_finished(platform: Platform, campaign_id: int | None = None) -> list[int]:
@@ -241,5 +271,7 @@ async def complete_finished(platform: Platform, campaign_id: int | None = None) 
         stamp, stamp, *(() if campaign_id is None else (campaign_id,)),
     )
     for row in rows:
+        await audit.record(None, row["id"], "campaign.transition",
+                           [audit.Change("state", "RUNNING", "COMPLETED")])
         await platform.publish(row["id"], {"type": "completed"})
     return [row["id"] for row in rows]

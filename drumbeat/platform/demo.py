@@ -49,7 +49,8 @@ async def load_demo(platform: Platform) -> DemoResult:
             "subject": "Spring news for {{ contact.first_name }}",
             "text": "Hello {{ contact.first_name }},\n\nour spring offers are here.\n\n"
                     "— {{ sender.name }}, {{ campaign.name }}",
-        }), description="Launch it from GraphiQL: campaignRecipientsAdd, then campaignLaunch.")
+        }), description="Launch it from GraphiQL: campaignRecipientsAdd, campaignTransition to "
+                   "IN_PREPARATION then READY, then campaignLaunch.")
     count = await Contact.count().where(Contact.email.like("%@demo.example"))
     return DemoResult(email=ADMIN_EMAIL, token=await issue_token(admin, "demo"),
                       contacts=count, campaign=DEMO_CAMPAIGN)

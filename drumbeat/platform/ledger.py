@@ -113,7 +113,8 @@ async def fail_exhausted(db: Database, chunk: Chunk, max_attempts: int) -> int:
 
 
 async def claim(db: Database, chunk: Chunk, lease_seconds: float) -> Claim:
-    """Atomically claim the claimable rows of ``chunk`` under a fresh lease and token."""
+    """Atomically claim the claimable rows of ``chunk`` under a fresh lease and token —
+    none while the campaign is not RUNNING (paused or cancelled meanwhile)."""
     token = secrets.token_hex(16)
     now = time.time()
     lock = "FOR UPDATE SKIP LOCKED" if db.dialect == "postgres" else ""
@@ -126,9 +127,11 @@ async def claim(db: Database, chunk: Chunk, lease_seconds: float) -> Claim:
             WHERE step = {{}} AND id BETWEEN {{}} AND {{}} AND {CLAIMABLE}
             {lock}
         ) AND {CLAIMABLE}
+          AND EXISTS (SELECT 1 FROM drumbeat_campaign c WHERE c.id = {{}} AND c.state = 'RUNNING')
         RETURNING id, recipient, target_kind, target_id, address, attempts
         """,
         token, now + lease_seconds, chunk.step_id, chunk.first_id, chunk.last_id, now, now,
+        chunk.campaign_id,
     )
     rows.sort(key=lambda r: r["id"])
     return Claim(token, rows)
@@ -176,6 +179,46 @@ async def reclaim_stale(db: Database, hold_seconds: float) -> list[dict]:
         RETURNING id, campaign, step
         """,
         now + hold_seconds, now,
+    )
+
+
+async def hold_pending(db: Database, campaign_id: int, hold_seconds: float) -> list[dict]:
+    """Hold a campaign's pending rows for ``hold_seconds`` and return them (id, campaign,
+    step) for the caller to enqueue — used when a paused campaign resumes."""
+    return await db.fetch(
+        """
+        UPDATE drumbeat_delivery SET lease_until = {}
+        WHERE campaign = {} AND state = 'pending'
+        RETURNING id, campaign, step
+        """,
+        time.time() + hold_seconds, campaign_id,
+    )
+
+
+async def skip_pending(db: Database, campaign_id: int, reason: str) -> None:
+    """Skip a campaign's rows that no worker holds (pending, or claimed with an expired lease)."""
+    await db.execute(
+        f"""
+        UPDATE drumbeat_delivery
+        SET state = 'skipped', skip_reason = {{}}, claim_token = NULL, lease_until = NULL,
+            finished_at = {{}}
+        WHERE campaign = {{}} AND {CLAIMABLE}
+        """,
+        reason, utcnow(), campaign_id, time.time(),
+    )
+
+
+async def skip_abandoned(db: Database, reason: str = "CANCELLED") -> None:
+    """Skip the rows of cancelled campaigns whose worker died while holding them."""
+    await db.execute(
+        """
+        UPDATE drumbeat_delivery
+        SET state = 'skipped', skip_reason = {}, claim_token = NULL, lease_until = NULL,
+            finished_at = {}
+        WHERE state IN ('pending', 'claimed') AND lease_until < {}
+          AND campaign IN (SELECT id FROM drumbeat_campaign WHERE state = 'CANCELLED')
+        """,
+        reason, utcnow(), time.time(),
     )
 
 

@@ -20,6 +20,7 @@ from drumbeat.schema.campaigns import CampaignQueries
 from drumbeat.schema.contacts import ContactMutations, ContactQueries
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import should_mask_error
+from drumbeat.schema.lifecycle_mutations import LifecycleMutations
 from drumbeat.schema.progress import ProgressSubscriptions
 from drumbeat.schema.team import TeamQueries
 from drumbeat.schema.templates import TemplateMutations, TemplateQueries
@@ -47,7 +48,7 @@ class NodeQueries:
 Query = merge_types("Query", (NodeQueries, TeamQueries, CampaignQueries, CampaignListQueries,
                               ContactQueries,
                               ActionTypeQueries, TemplateQueries))
-Mutation = merge_types("Mutation", (CampaignMutations, BudgetMutations, TemplateMutations,
+Mutation = merge_types("Mutation", (CampaignMutations, LifecycleMutations, BudgetMutations, TemplateMutations,
                                     ContactMutations))
 Subscription = merge_types("Subscription", (ProgressSubscriptions,))
 

@@ -1,13 +1,16 @@
-"""Campaign mutations: ``campaignCreate``, ``campaignRecipientsAdd``, ``campaignLaunch``."""
+"""Campaign mutations: ``campaignCreate``, ``campaignUpdate``, ``campaignDelete``,
+``campaignRecipientsAdd``. The lifecycle moves are in ``lifecycle_mutations``."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import strawberry
 from strawberry import relay
 from strawberry.scalars import JSON
 
 from drumbeat.platform import campaigns as service
-from drumbeat.schema.campaigns import Campaign
+from drumbeat.schema.campaigns import Campaign, DispatchStrategy, SenderStrategy
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import UserError, payload
 from drumbeat.schema.ids import node_id, node_ids
@@ -22,14 +25,46 @@ class ActionInput:
 @strawberry.input
 class CampaignCreateInput:
     name: str
-    description: str = ""
-    owner_id: relay.GlobalID | None = None
     action: ActionInput
+    goal: str = ""
+    description: str = ""
+    owner_id: relay.GlobalID | None = strawberry.field(
+        default=None, description="Default: the creator.")
+    sender_strategy: SenderStrategy | None = None
+    dispatch_strategy: DispatchStrategy | None = None
+    template_id: relay.GlobalID | None = None
+    send_emails: bool | None = None
+    scheduled_start: datetime | None = strawberry.field(
+        default=None, description="A READY campaign launches by itself at this time.")
+    tags: list[str] | None = None
+
+
+@strawberry.input(description="Only the fields given change; null clears a nullable field.")
+class CampaignUpdateInput:
+    name: str | None = strawberry.UNSET
+    goal: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    results: str | None = strawberry.UNSET
+    owner_id: relay.GlobalID | None = strawberry.UNSET
+    sender_strategy: SenderStrategy | None = strawberry.UNSET
+    dispatch_strategy: DispatchStrategy | None = strawberry.UNSET
+    template_id: relay.GlobalID | None = strawberry.UNSET
+    send_emails: bool | None = strawberry.UNSET
+    scheduled_start: datetime | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    action: ActionInput | None = strawberry.field(
+        default=strawberry.UNSET, description="Replace a quick campaign's action (in preparation).")
 
 
 @strawberry.type
 class CampaignPayload:
     campaign: Campaign | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class CampaignDeletePayload:
+    deleted_id: relay.GlobalID | None
     errors: list[UserError]
 
 
@@ -41,22 +76,61 @@ class CampaignRecipientsAddPayload:
     errors: list[UserError]
 
 
+def _fields(input: CampaignCreateInput | CampaignUpdateInput) -> dict:
+    """The given fields of an input, ids decoded (UNSET ones left out)."""
+    fields = {}
+    for name in ("name", "goal", "description", "results", "sender_strategy",
+                 "dispatch_strategy", "send_emails", "scheduled_start", "tags"):
+        value = getattr(input, name, strawberry.UNSET)
+        if value is not strawberry.UNSET:
+            fields[name] = value
+    for name, type_name, field in (("owner_id", "TeamMember", "ownerId"),
+                                   ("template_id", "Template", "templateId")):
+        value = getattr(input, name)
+        if value is not strawberry.UNSET:
+            fields[name] = None if value is None else node_id(value, type_name, "input", field)
+    return fields
+
+
+def _action(action: ActionInput | None) -> service.ActionInput | None:
+    if action is None or action is strawberry.UNSET:
+        return None
+    config = action.config if isinstance(action.config, dict) else {}
+    return service.ActionInput(type=action.type, config=config)
+
+
 @strawberry.type
 class CampaignMutations:
     @strawberry.mutation(description="Create a quick campaign: one state running one action.")
     async def campaign_create(self, info: Info, input: CampaignCreateInput) -> CampaignPayload:
         async def work():
-            owner = node_id(input.owner_id, "TeamMember", "input", "ownerId") \
-                if input.owner_id is not None else None
-            config = input.action.config if isinstance(input.action.config, dict) else {}
-            row = await service.create_campaign(
-                info.context.platform, info.context.member, input.name,
-                service.ActionInput(type=input.action.type, config=config),
-                description=input.description, owner_id=owner,
-            )
+            fields = _fields(input)
+            row = await service.create_campaign(info.context.platform, info.context.member,
+                                                fields.pop("name"), _action(input.action),
+                                                **fields)
             return {"campaign": Campaign.from_row(row)}
 
         return await payload(CampaignPayload, work, campaign=None)
+
+    @strawberry.mutation(description="Change a campaign's fields (owner or admin).")
+    async def campaign_update(self, info: Info, id: relay.GlobalID,
+                              input: CampaignUpdateInput) -> CampaignPayload:
+        async def work():
+            row = await service.update_campaign(
+                info.context.platform, info.context.member, node_id(id, "Campaign", "id"),
+                _fields(input), action=_action(input.action))
+            return {"campaign": Campaign.from_row(row)}
+
+        return await payload(CampaignPayload, work, campaign=None)
+
+    @strawberry.mutation(description="Delete a campaign that never ran (owner or admin).")
+    async def campaign_delete(self, info: Info, id: relay.GlobalID) -> CampaignDeletePayload:
+        async def work():
+            await service.delete_campaign(info.context.platform, info.context.member,
+                                          node_id(id, "Campaign", "id"))
+            return {"deleted_id": id}
+
+        return await payload(CampaignDeletePayload, work, deleted_id=None)
 
     @strawberry.mutation(description="Add contacts to a campaign's audience (duplicates ignored).")
     async def campaign_recipients_add(
@@ -71,12 +145,3 @@ class CampaignMutations:
 
         return await payload(CampaignRecipientsAddPayload, work, campaign=None, added=0,
                              already_present=0)
-
-    @strawberry.mutation(description="Snapshot the audience and start executing the workflow.")
-    async def campaign_launch(self, info: Info, id: relay.GlobalID) -> CampaignPayload:
-        async def work():
-            row = await service.launch(info.context.platform, info.context.member,
-                                       node_id(id, "Campaign", "id"))
-            return {"campaign": Campaign.from_row(row)}
-
-        return await payload(CampaignPayload, work, campaign=None)

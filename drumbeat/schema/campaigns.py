@@ -17,8 +17,11 @@ from drumbeat.platform.tables import CampaignTag
 from drumbeat.platform.tables import DispatchStrategy as DispatchStrategyEnum
 from drumbeat.platform.tables import SenderStrategy as SenderStrategyEnum
 from drumbeat.platform.tables import WorkflowAction
+from drumbeat.platform.tables import AuditEntry as AuditEntryTable
+from drumbeat.schema.audit import AuditEntry
 from drumbeat.schema.budget import CampaignMoneyFields
 from drumbeat.schema.context import Info
+from drumbeat.schema.pagination import keyset_connection
 from drumbeat.schema.team import TeamMember
 from drumbeat.schema.templates import CampaignTemplateFields
 
@@ -112,6 +115,16 @@ class Campaign(CampaignMoneyFields, CampaignTemplateFields, relay.Node):
         return [WorkflowStep(id=r["id"], action_type=r["action_type"],
                              config=json.loads(r["config"]) if isinstance(r["config"], str)
                              else r["config"]) for r in rows]
+
+    @strawberry.field(description="Every change to the campaign, newest first.")
+    async def audit_log(self, info: Info, first: int | None = None, after: str | None = None,
+                        last: int | None = None, before: str | None = None
+                        ) -> relay.Connection[AuditEntry]:
+        return await keyset_connection(
+            AuditEntryTable, AuditEntry.from_row, first=first, after=after, last=last,
+            before=before, max_page_size=info.context.platform.settings.max_page_size,
+            where=[AuditEntryTable.campaign_id == self.id],
+        )
 
     @strawberry.field(description="Deliveries by state, from the ledger.")
     async def counters(self, info: Info) -> DeliveryCounters:

@@ -2,7 +2,8 @@
 
 Every ``reconcile_interval_seconds`` it takes back ledger rows of running campaigns whose
 lease (claimed) or hold (pending, already enqueued once) expired, enqueues chunks for
-them, and completes campaigns whose deliveries are all final. Several reconcilers may run
+them, skips what a dead worker held for a cancelled campaign, completes campaigns whose
+deliveries are all final, and launches READY campaigns whose scheduled start has come. Several reconcilers may run
 at once (one per worker process): the take-back is one atomic UPDATE … RETURNING.
 """
 
@@ -13,6 +14,7 @@ import logging
 
 from drumbeat.platform import ledger
 from drumbeat.platform.campaigns import complete_finished
+from drumbeat.platform.lifecycle import launch_due
 from drumbeat.platform.runtime import Platform
 
 log = logging.getLogger(__name__)
@@ -25,7 +27,9 @@ async def reconcile_once(platform: Platform) -> int:
     if rows:
         log.info("reconciler: re-enqueueing %d stale deliveries", len(rows))
         await platform.dispatch(ledger.chunks_of(rows, settings.chunk_size))
+    await ledger.skip_abandoned(platform.db)
     await complete_finished(platform)
+    await launch_due(platform)
     return len(rows)
 
 

@@ -13,6 +13,7 @@ from drumbeat.platform.actions import (
     Outcome,
     Sender,
     Target,
+    TemplateContent,
 )
 from drumbeat.platform.plugins.markers import hookimpl
 from drumbeat.platform.templating import TemplateProblem
@@ -26,6 +27,7 @@ __all__ = [
     "Outcome",
     "Sender",
     "Target",
+    "TemplateContent",
     "TemplateProblem",
     "hookimpl",
     "is_header_safe",

@@ -24,10 +24,35 @@ class Sender:
 
 
 @dataclass(frozen=True)
+class TemplateContent:
+    """A campaign's template: Jinja2 sources, rendered with :meth:`ActionContext.render_context`."""
+
+    kind: str  # EMAIL | CALL_SCRIPT | DOCUMENT
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
 class CampaignInfo:
+    """What an action knows of its campaign (see ``load_campaign_info``)."""
+
     id: int
     name: str
     owner: Sender
+    #: Who sends and receives replies, by the campaign's sender strategy.
+    sender: Sender | None = None
+    state: str = "RUNNING"
+    template: TemplateContent | None = None
+
+    def context(self, sender: Sender | None = None) -> dict[str, Any]:
+        """The template variables about the campaign: ``campaign`` and ``sender``."""
+        sender = sender or self.sender or self.owner
+        return {
+            "campaign": {"id": self.id, "name": self.name,
+                         "owner": {"name": self.owner.name, "email": self.owner.email}},
+            "sender": {"name": sender.name, "email": sender.email},
+        }
 
 
 @dataclass(frozen=True)
@@ -75,6 +100,11 @@ class ActionContext:
     settings: Any  # drumbeat.settings.Settings
     templates: Any  # drumbeat.platform.templating.TemplateRenderer
 
+    def render_context(self, target: Target) -> dict[str, Any]:
+        """The variables a template sees for ``target`` (the same as in a preview):
+        ``contact``, ``company``, ``campaign`` and ``sender``."""
+        return {**target.data, **self.campaign.context(self.sender)}
+
 
 class ActionType:
     """Base class of every action type. Subclass it, set the class attributes, implement
@@ -94,6 +124,12 @@ class ActionType:
 
     def check_config(self, config: BaseModel, templates: Any) -> list[tuple[tuple[str, ...], str]]:
         """Further checks beyond the model (e.g. template syntax): ``[(field_path, message)]``."""
+        return []
+
+    def check_launch(self, config: BaseModel, campaign: CampaignInfo
+                     ) -> list[tuple[tuple[str, ...], str]]:
+        """Can this step run for ``campaign`` (e.g. is there something to send)?
+        Called at launch: ``[(field_path, message)]``, empty when it can."""
         return []
 
     @classmethod

@@ -17,9 +17,9 @@ from drumbeat.platform.tables import (
     Role,
     SenderStrategy,
     TeamMember,
-    Template,
 )
 from drumbeat.platform.team import now
+from drumbeat.platform.templates import require_template_for_campaign
 from drumbeat.platform.validation import check_text, is_header_safe
 
 MAX_TAGS = 20
@@ -61,10 +61,8 @@ async def check_fields(platform: Platform, problems: Problems, fields: Mapping[s
         if fields.get(name) is not None:
             values[name] = enum(fields[name]).value
     if "template_id" in fields:
-        template_id = fields["template_id"]
-        if template_id is not None and not await Template.exists().where(Template.id == template_id):
-            problems.add("No such template.", ErrorCode.NOT_FOUND, *prefix, "templateId")
-        values["template"] = template_id
+        await require_template_for_campaign(problems, fields["template_id"], *prefix, "templateId")
+        values["template"] = fields["template_id"]
     if fields.get("send_emails") is not None:
         values["send_emails"] = bool(fields["send_emails"])
     if "scheduled_start" in fields:

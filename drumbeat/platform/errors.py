@@ -25,6 +25,7 @@ class ErrorCode(str, Enum):
     UNKNOWN_ACTION_TYPE = "UNKNOWN_ACTION_TYPE"
     INVALID_CONFIG = "INVALID_CONFIG"
     TEMPLATE_ERROR = "TEMPLATE_ERROR"
+    LAST_ADMIN = "LAST_ADMIN"
 
 
 @dataclass(frozen=True)

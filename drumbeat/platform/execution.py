@@ -11,7 +11,8 @@ import logging
 from typing import Sequence
 
 from drumbeat.platform import ledger
-from drumbeat.platform.actions import ActionContext, CampaignInfo, Outcome, Sender, Target
+from drumbeat.platform.actions import ActionContext, Outcome, Target
+from drumbeat.platform.campaign_info import contact_data, empty_data, load_campaign_info
 from drumbeat.platform.campaigns import complete_finished
 from drumbeat.platform.runtime import Platform
 from drumbeat.platform.tables import CampaignState
@@ -23,29 +24,22 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
     """Execute what is still claimable in ``chunk``; returns how many rows it handled."""
     db = platform.db
     step = await db.fetchrow(
-        """
-        SELECT a.action_type, a.config, c.id AS campaign_id, c.name AS campaign_name,
-               c.state AS campaign_state, m.name AS owner_name, m.email AS owner_email
-        FROM drumbeat_workflow_action a
-        JOIN drumbeat_campaign c ON c.id = a.campaign
-        JOIN drumbeat_team_member m ON m.id = c.owner
-        WHERE a.id = {}
-        """,
+        "SELECT action_type, config, campaign FROM drumbeat_workflow_action WHERE id = {}",
         chunk.step_id,
     )
-    if step is None or step["campaign_state"] != CampaignState.RUNNING.value:
+    campaign = await load_campaign_info(platform, step["campaign"]) if step else None
+    if campaign is None or campaign.state != CampaignState.RUNNING.value:
         return 0  # deleted, or not running (the reconciler resumes it when it runs again)
     settings = platform.settings
     exhausted = await ledger.fail_exhausted(db, chunk, settings.max_attempts)
     claim = await ledger.claim(db, chunk, settings.lease_seconds)
     if claim.rows:
         action_type = platform.plugins.action_type(step["action_type"])
-        owner = Sender(name=step["owner_name"], email=step["owner_email"])
         ctx = ActionContext(
-            campaign=CampaignInfo(id=step["campaign_id"], name=step["campaign_name"], owner=owner),
+            campaign=campaign,
             step_id=chunk.step_id,
             config=action_type.parse_config(_json(step["config"])),
-            sender=owner,
+            sender=campaign.sender or campaign.owner,
             settings=settings,
             templates=platform.templates,
         )
@@ -78,34 +72,12 @@ def _json(value):
 
 async def _targets(platform: Platform, chunk: ledger.Chunk, rows: list[dict]) -> list[Target]:
     """Build the batch: each claimed row with its contact's (and company's) data."""
-    contact_ids = [r["target_id"] for r in rows if r["target_kind"] == "contact"]
-    placeholders = ", ".join("{}" for _ in contact_ids) or "NULL"
-    contacts = {
-        r["id"]: r for r in await platform.db.fetch(
-            f"""
-            SELECT c.id, c.first_name, c.last_name, c.email,
-                   co.name AS company_name, co.email AS company_email
-            FROM drumbeat_contact c LEFT JOIN drumbeat_company co ON co.id = c.company
-            WHERE c.id IN ({placeholders})
-            """,
-            *contact_ids,
-        )
-    }
+    contacts = await contact_data(platform, [r["target_id"] for r in rows
+                                             if r["target_kind"] == "contact"])
     targets = []
     for row in rows:
-        contact = contacts.get(row["target_id"], {})
-        data = {
-            "contact": {
-                "id": row["target_id"],
-                "first_name": contact.get("first_name") or "",
-                "last_name": contact.get("last_name") or "",
-                "email": contact.get("email") or "",
-            },
-            "company": {
-                "name": contact.get("company_name") or "",
-                "email": contact.get("company_email") or "",
-            },
-        }
+        data = (contacts.get(row["target_id"]) if row["target_kind"] == "contact" else None
+                ) or empty_data(row["target_id"])
         targets.append(Target(
             delivery_id=row["id"],
             key=f"c{chunk.campaign_id}.s{chunk.step_id}.{row['target_kind']}{row['target_id']}",

@@ -237,12 +237,21 @@ def chunks_of(rows: list[dict], size: int) -> list[Chunk]:
 
 
 async def counters(db: Database, campaign_id: int) -> dict[str, int]:
+    return (await counters_many(db, [campaign_id]))[0]
+
+
+async def counters_many(db: Database, campaign_ids: Sequence[int]) -> list[dict[str, int]]:
+    """Deliveries by state for each campaign, in one query (aligned with ``campaign_ids``)."""
+    placeholders = ", ".join("{}" for _ in campaign_ids) or "NULL"
     rows = await db.fetch(
-        "SELECT state, count(*) AS n FROM drumbeat_delivery WHERE campaign = {} GROUP BY state",
-        campaign_id,
+        f"SELECT campaign, state, count(*) AS n FROM drumbeat_delivery"
+        f" WHERE campaign IN ({placeholders}) GROUP BY campaign, state",
+        *campaign_ids,
     )
-    result = {state: 0 for state in ("pending", "claimed", "done", "failed", "skipped")}
+    result = {cid: {state: 0 for state in ("pending", "claimed", "done", "failed", "skipped")}
+              for cid in campaign_ids}
     for row in rows:
-        result[row["state"]] = int(row["n"])
-    result["total"] = sum(result.values())
-    return result
+        result[row["campaign"]][row["state"]] = int(row["n"])
+    for counts in result.values():
+        counts["total"] = sum(counts.values())
+    return [result[cid] for cid in campaign_ids]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from drumbeat.platform import audit, ledger
+from drumbeat.platform.campaign_info import check_launch
 from drumbeat.platform.campaigns import complete_finished, get_campaign, require_campaign
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
 from drumbeat.platform.permissions import require_campaign_editor
@@ -91,7 +92,7 @@ async def _start(platform: Platform, member: Member | None, campaign: dict) -> d
         WorkflowAction.id, WorkflowAction.action_type, WorkflowAction.config).where(
         WorkflowAction.campaign == campaign_id, WorkflowAction.state.is_start == True  # noqa: E712
     ).order_by(WorkflowAction.position)
-    await _check_launch(platform, problems, campaign_id, steps)
+    await check_launch(platform, problems, campaign_id, steps)
     problems.raise_if_any()
     settings = platform.settings
     chunks: list[ledger.Chunk] = []
@@ -109,14 +110,6 @@ async def _start(platform: Platform, member: Member | None, campaign: dict) -> d
     await _dispatch(platform, campaign_id, chunks)
     await platform.publish(campaign_id, {"type": "launched"})
     return await get_campaign(campaign_id)
-
-
-async def _check_launch(platform: Platform, problems: Problems, campaign_id: int,
-                        steps: list[dict]) -> None:
-    """Ask each step's action type whether it can run for this campaign."""
-    check = getattr(platform, "check_launch", None)
-    if check is not None:
-        await check(problems, campaign_id, steps)
 
 
 async def _dispatch(platform: Platform, campaign_id: int, chunks: list[ledger.Chunk]) -> None:

@@ -14,6 +14,7 @@ from strawberry.types.cast import cast as strawberry_cast
 
 from drumbeat.schema.action_types import ActionTypeQueries
 from drumbeat.schema.budget import BudgetMutations
+from drumbeat.schema.budget_alerts import BudgetSubscriptions
 from drumbeat.schema.campaign_list import CampaignListQueries
 from drumbeat.schema.campaign_mutations import CampaignMutations
 from drumbeat.schema.campaigns import CampaignQueries
@@ -22,7 +23,7 @@ from drumbeat.schema.context import Info
 from drumbeat.schema.errors import should_mask_error
 from drumbeat.schema.lifecycle_mutations import LifecycleMutations
 from drumbeat.schema.progress import ProgressSubscriptions
-from drumbeat.schema.team import TeamQueries
+from drumbeat.schema.team import TeamMutations, TeamQueries
 from drumbeat.schema.templates import TemplateMutations, TemplateQueries
 
 MAX_DEPTH = 12
@@ -46,11 +47,10 @@ class NodeQueries:
 
 
 Query = merge_types("Query", (NodeQueries, TeamQueries, CampaignQueries, CampaignListQueries,
-                              ContactQueries,
-                              ActionTypeQueries, TemplateQueries))
-Mutation = merge_types("Mutation", (CampaignMutations, LifecycleMutations, BudgetMutations, TemplateMutations,
-                                    ContactMutations))
-Subscription = merge_types("Subscription", (ProgressSubscriptions,))
+                              ContactQueries, ActionTypeQueries, TemplateQueries))
+Mutation = merge_types("Mutation", (CampaignMutations, LifecycleMutations, BudgetMutations,
+                                    TemplateMutations, ContactMutations, TeamMutations))
+Subscription = merge_types("Subscription", (ProgressSubscriptions, BudgetSubscriptions))
 
 
 def build_schema(production: bool = False) -> strawberry.Schema:

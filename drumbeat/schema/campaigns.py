@@ -34,6 +34,17 @@ DispatchStrategy = strawberry.enum(
     description="Who is addressed: the contact person, their company's general address, or both.")
 
 
+async def _steps(campaign_ids) -> list[list["WorkflowStep"]]:
+    rows = await WorkflowAction.select().where(
+        WorkflowAction.campaign.is_in(list(campaign_ids))).order_by(WorkflowAction.position)
+    by_campaign: dict[int, list[WorkflowStep]] = {}
+    for r in rows:
+        config = json.loads(r["config"]) if isinstance(r["config"], str) else r["config"]
+        by_campaign.setdefault(r["campaign"], []).append(
+            WorkflowStep(id=r["id"], action_type=r["action_type"], config=config))
+    return [by_campaign.get(i, []) for i in campaign_ids]
+
+
 async def _tags(campaign_ids) -> list[list[str]]:
     rows = await CampaignTag.select(CampaignTag.campaign, CampaignTag.tag).where(
         CampaignTag.campaign.is_in(list(campaign_ids))).order_by(CampaignTag.tag)
@@ -109,12 +120,8 @@ class Campaign(CampaignMoneyFields, CampaignTemplateFields, relay.Node):
         return await info.context.loader("campaign_tags", _tags).load(self.id)
 
     @strawberry.field(description="The workflow's steps (a quick campaign has one).")
-    async def steps(self) -> list[WorkflowStep]:
-        rows = await WorkflowAction.select().where(WorkflowAction.campaign == self.id).order_by(
-            WorkflowAction.position)
-        return [WorkflowStep(id=r["id"], action_type=r["action_type"],
-                             config=json.loads(r["config"]) if isinstance(r["config"], str)
-                             else r["config"]) for r in rows]
+    async def steps(self, info: Info) -> list[WorkflowStep]:
+        return await info.context.loader("campaign_steps", _steps).load(self.id)
 
     @strawberry.field(description="Every change to the campaign, newest first.")
     async def audit_log(self, info: Info, first: int | None = None, after: str | None = None,
@@ -128,7 +135,12 @@ class Campaign(CampaignMoneyFields, CampaignTemplateFields, relay.Node):
 
     @strawberry.field(description="Deliveries by state, from the ledger.")
     async def counters(self, info: Info) -> DeliveryCounters:
-        return DeliveryCounters.from_counts(await ledger.counters(info.context.platform.db, self.id))
+        db = info.context.platform.db
+
+        async def load(ids):
+            return await ledger.counters_many(db, list(ids))
+
+        return DeliveryCounters.from_counts(await info.context.loader("counters", load).load(self.id))
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):

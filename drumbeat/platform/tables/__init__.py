@@ -1,6 +1,16 @@
 """Every Piccolo table of Drumbeat's core, one module per concept."""
 
-from drumbeat.platform.tables.audience import Company, Contact
+from drumbeat.platform.tables.audience import (
+    Company,
+    Consent,
+    Contact,
+    ContactTag,
+    Lead,
+    LeadStatus,
+    Product,
+    ProductInterest,
+    Purchase,
+)
 from drumbeat.platform.tables.audit import AuditEntry
 from drumbeat.platform.tables.campaigns import (
     Campaign,
@@ -11,7 +21,13 @@ from drumbeat.platform.tables.campaigns import (
     WorkflowAction,
     WorkflowState,
 )
-from drumbeat.platform.tables.deliveries import Delivery, DeliveryState, SkipReason
+from drumbeat.platform.tables.deliveries import (
+    Delivery,
+    DeliveryState,
+    SkipReason,
+    Suppression,
+    SuppressionReason,
+)
 from drumbeat.platform.tables.planning import (
     CampaignCost,
     CampaignOutcome,
@@ -19,6 +35,7 @@ from drumbeat.platform.tables.planning import (
     CostCategory,
     OutcomeKind,
 )
+from drumbeat.platform.tables.segments import DistributionList, ListMember, MemberSource, Segment
 from drumbeat.platform.tables.team import ApiToken, Role, TeamMember
 from drumbeat.platform.tables.templates import Template, TemplateKind
 
@@ -27,6 +44,14 @@ ALL_TABLES = (
     ApiToken,
     Company,
     Contact,
+    ContactTag,
+    Lead,
+    Product,
+    Purchase,
+    ProductInterest,
+    Segment,
+    DistributionList,
+    ListMember,
     Template,
     Campaign,
     CampaignTag,
@@ -34,6 +59,7 @@ ALL_TABLES = (
     WorkflowState,
     WorkflowAction,
     Delivery,
+    Suppression,
     CampaignCost,
     CampaignOutcome,
     AuditEntry,
@@ -41,7 +67,9 @@ ALL_TABLES = (
 
 __all__ = [
     "ALL_TABLES", "ApiToken", "AuditEntry", "Campaign", "CampaignCost", "CampaignOutcome",
-    "CampaignRecipient", "CampaignState", "CampaignTag", "Company", "Contact", "CostCategory",
-    "Delivery", "DeliveryState", "DispatchStrategy", "OutcomeKind", "Role", "SenderStrategy",
-    "SkipReason", "Template", "TemplateKind", "TeamMember", "WorkflowAction", "WorkflowState",
+    "CampaignRecipient", "CampaignState", "CampaignTag", "Company", "Consent", "Contact",
+    "ContactTag", "CostCategory", "Delivery", "DeliveryState", "DispatchStrategy",
+    "DistributionList", "Lead", "LeadStatus", "ListMember", "MemberSource", "OutcomeKind",
+    "Product", "ProductInterest", "Purchase", "Role", "Segment", "SenderStrategy", "SkipReason", "Suppression", "SuppressionReason",
+    "Template", "TemplateKind", "TeamMember", "WorkflowAction", "WorkflowState",
 ]

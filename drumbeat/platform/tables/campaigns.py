@@ -6,7 +6,7 @@ from piccolo.columns import JSON, BigInt, Boolean, ForeignKey, Integer, Text, Ti
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
-from drumbeat.platform.tables.audience import Company, Contact
+from drumbeat.platform.tables.audience import Company, Contact, Lead
 from drumbeat.platform.tables.team import TeamMember
 from drumbeat.platform.tables.templates import Template
 
@@ -51,6 +51,7 @@ class Campaign(Table, tablename="drumbeat_campaign"):
                                 default=DispatchStrategy.CONTACT.value)
     template = ForeignKey(Template, null=True, on_delete=OnDelete.set_null)
     send_emails = Boolean(default=True)  # off: documents and activities only, no email
+    require_consent = Boolean(default=False)  # on: only contacts who GRANTED consent
     scheduled_start = Timestamptz(null=True, default=None)
     # Money is exact: integer hundredths of ``currency`` (never floats).
     budget_cents = BigInt(null=True, default=None)
@@ -68,12 +69,14 @@ class Campaign(Table, tablename="drumbeat_campaign"):
 
 
 class CampaignRecipient(Table, tablename="drumbeat_campaign_recipient"):
-    """One member of a campaign's audience: a contact or a company (unique per campaign)."""
+    """One member of a campaign's audience: a contact, a company or a lead (unique per
+    campaign); the dispatch strategy decides who is actually addressed for it."""
 
     campaign = ForeignKey(Campaign, null=False, on_delete=OnDelete.cascade)
-    kind = Varchar(length=10, default="contact")  # contact | company
+    kind = Varchar(length=10, default="contact")  # contact | company | lead
     contact = ForeignKey(Contact, null=True, on_delete=OnDelete.cascade)
     company = ForeignKey(Company, null=True, on_delete=OnDelete.cascade)
+    lead = ForeignKey(Lead, null=True, on_delete=OnDelete.cascade)
     added_at = Timestamptz()
 
 

@@ -52,3 +52,18 @@ class Delivery(Table, tablename="drumbeat_delivery"):
     message_id = Varchar(length=255, null=True, default=None)
     created_at = Timestamptz()
     finished_at = Timestamptz(null=True, default=None)
+
+
+class SuppressionReason(str, Enum):
+    HARD_BOUNCE = "HARD_BOUNCE"
+    COMPLAINT = "COMPLAINT"
+    MANUAL = "MANUAL"
+
+
+class Suppression(Table, tablename="drumbeat_suppression"):
+    """An address never to email again (checked at launch and at send time)."""
+
+    address = Varchar(length=254)  # lower-case, unique
+    reason = Varchar(length=30, choices=SuppressionReason)
+    note = Text(default="")
+    created_at = Timestamptz()

@@ -3,23 +3,60 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from drumbeat import ActionContext, ActionType, Outcome, Target, TemplateProblem, is_header_safe
+from drumbeat import (
+    ActionContext,
+    ActionType,
+    CampaignInfo,
+    Outcome,
+    Target,
+    TemplateProblem,
+    is_header_safe,
+)
 from drumbeat.plugins.email.message import build_message, message_id_for
 from drumbeat.plugins.email.transport import Envelope, transport_for
 
 
 class EmailConfig(BaseModel):
-    """An email: Jinja2 templates for the subject and the bodies (rendered in a sandbox)."""
+    """An email: Jinja2 templates for the subject and the bodies (rendered in a sandbox).
+
+    Leave ``subject`` and/or the bodies out to use the campaign's EMAIL template for them.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    subject: str = Field(min_length=1, max_length=998, description="Subject template")
-    text: str = Field(min_length=1, max_length=100_000, description="Plain-text body template")
-    html: str | None = Field(default=None, max_length=500_000, description="HTML body template")
+    subject: str | None = Field(default=None, min_length=1, max_length=998,
+                                description="Subject template (default: the campaign template's)")
+    text: str | None = Field(default=None, min_length=1, max_length=100_000,
+                             description="Plain-text body template (default: the campaign "
+                                         "template's text and html)")
+    html: str | None = Field(default=None, max_length=500_000,
+                             description="HTML body template (only with text)")
+
+
+@dataclass(frozen=True)
+class EmailSources:
+    subject: str
+    text: str
+    html: str | None
+
+
+def email_sources(config: EmailConfig, campaign: CampaignInfo) -> EmailSources | None:
+    """What to render: the action's own subject and bodies, or else the campaign's EMAIL
+    template's (the subject and the bodies each fall back on their own)."""
+    template = campaign.template if campaign.template and campaign.template.kind == "EMAIL" else None
+    subject = config.subject or (template.subject if template else "")
+    if config.text:
+        text, html = config.text, config.html
+    elif template:
+        text, html = template.text, template.html or None
+    else:
+        text, html = "", None
+    return EmailSources(subject, text, html) if subject and text else None
 
 
 class EmailAction(ActionType):
@@ -39,9 +76,19 @@ class EmailAction(ActionType):
                 templates.check(source, html=html)
             except TemplateProblem as exc:
                 problems.append(((field,), str(exc)))
-        if "\n" in config.subject or "\r" in config.subject:
+        if config.subject is not None and not is_header_safe(config.subject):
             problems.append((("subject",), "A subject is one line."))
+        if config.html is not None and config.text is None:
+            problems.append((("text",), "Give a text body with the html one."))
         return problems
+
+    def check_launch(self, config: EmailConfig, campaign: CampaignInfo
+                     ) -> list[tuple[tuple[str, ...], str]]:
+        if email_sources(config, campaign) is not None:
+            return []
+        missing = [f for f in ("subject", "text") if not getattr(config, f)]
+        return [((field,), f"No {field}: give one in the action or choose an EMAIL template "
+                           "for the campaign.") for field in missing]
 
     async def execute(self, ctx: ActionContext, batch: Sequence[Target]) -> list[Outcome]:
         outcomes, envelopes = await asyncio.to_thread(self._render_all, ctx, batch)
@@ -50,23 +97,24 @@ class EmailAction(ActionType):
 
     def _render_all(self, ctx: ActionContext, batch: Sequence[Target]):
         """Render and build every message (CPU work, run off the event loop)."""
+        sources = email_sources(ctx.config, ctx.campaign)
+        if sources is None:
+            return [Outcome.failed(t, "nothing to send: no subject or text") for t in batch], []
         outcomes: list[Outcome] = []
         envelopes: list[Envelope] = []
-        config: EmailConfig = ctx.config
         for target in batch:
             try:
-                envelopes.append(self._envelope(ctx, config, target))
+                envelopes.append(self._envelope(ctx, sources, target))
             except UnsendableError as exc:
                 outcomes.append(Outcome.failed(target, str(exc)))
         return outcomes, envelopes
 
-    def _envelope(self, ctx: ActionContext, config: EmailConfig, target: Target) -> Envelope:
-        context = {**target.data, "campaign": {"name": ctx.campaign.name},
-                   "sender": {"name": ctx.sender.name, "email": ctx.sender.email}}
+    def _envelope(self, ctx: ActionContext, sources: EmailSources, target: Target) -> Envelope:
+        context = ctx.render_context(target)
         try:
-            subject = ctx.templates.render(config.subject, context).strip()
-            text = ctx.templates.render(config.text, context)
-            html = ctx.templates.render(config.html, context, html=True) if config.html else None
+            subject = ctx.templates.render(sources.subject, context).strip()
+            text = ctx.templates.render(sources.text, context)
+            html = ctx.templates.render(sources.html, context, html=True) if sources.html else None
         except TemplateProblem as exc:
             raise UnsendableError(f"template: {exc}") from None
         contact = target.data.get("contact", {})

@@ -1,0 +1,108 @@
+"""What a send renders with: the campaign (sender, template) and each recipient's data.
+
+The worker (``execution.run_chunk``) and the template preview both build their template
+context from here, so a preview shows exactly what a real send would.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Sequence
+
+from pydantic import ValidationError
+
+from drumbeat.platform.actions import CampaignInfo, Sender, TemplateContent
+from drumbeat.platform.errors import ErrorCode, Problems
+from drumbeat.platform.tables import SenderStrategy
+
+
+async def load_campaign_info(platform_or_db: Any, campaign_id: int) -> CampaignInfo | None:
+    """The campaign as actions see it (one SELECT), or ``None`` when it does not exist."""
+    db = getattr(platform_or_db, "db", platform_or_db)
+    row = await db.fetchrow(
+        """
+        SELECT c.id, c.name, c.state, c.sender_strategy,
+               o.name AS owner_name, o.email AS owner_email,
+               m.name AS creator_name, m.email AS creator_email,
+               t.kind AS template_kind, t.subject AS template_subject,
+               t.text AS template_text, t.html AS template_html
+        FROM drumbeat_campaign c
+        JOIN drumbeat_team_member o ON o.id = c.owner
+        JOIN drumbeat_team_member m ON m.id = c.created_by
+        LEFT JOIN drumbeat_template t ON t.id = c.template
+        WHERE c.id = {}
+        """,
+        campaign_id,
+    )
+    if row is None:
+        return None
+    owner = Sender(name=row["owner_name"], email=row["owner_email"])
+    if row["sender_strategy"] == SenderStrategy.CREATOR.value:
+        sender = Sender(name=row["creator_name"], email=row["creator_email"])
+    else:
+        # OWNER, and CONTACT_OWNER until senders are resolved per recipient (the audience
+        # work): the campaign's owner sends.
+        sender = owner
+    template = None
+    if row["template_kind"] is not None:
+        template = TemplateContent(kind=row["template_kind"], subject=row["template_subject"] or "",
+                                   text=row["template_text"] or "", html=row["template_html"] or "")
+    return CampaignInfo(id=row["id"], name=row["name"], owner=owner, sender=sender,
+                        state=row["state"], template=template)
+
+
+async def contact_data(platform_or_db: Any, contact_ids: Sequence[int]) -> dict[int, dict]:
+    """Each contact's template data (``contact`` and ``company``; missing values are ""),
+    by contact id; an unknown id is left out."""
+    db = getattr(platform_or_db, "db", platform_or_db)
+    ids = list(dict.fromkeys(contact_ids))
+    if not ids:
+        return {}
+    placeholders = ", ".join("{}" for _ in ids)
+    rows = await db.fetch(
+        f"""
+        SELECT c.id, c.first_name, c.last_name, c.email,
+               co.name AS company_name, co.email AS company_email
+        FROM drumbeat_contact c LEFT JOIN drumbeat_company co ON co.id = c.company
+        WHERE c.id IN ({placeholders})
+        """,
+        *ids,
+    )
+    return {row["id"]: _data(row["id"], row) for row in rows}
+
+
+def _data(contact_id: int, row: dict) -> dict:
+    return {
+        "contact": {
+            "id": contact_id,
+            "first_name": row.get("first_name") or "",
+            "last_name": row.get("last_name") or "",
+            "email": row.get("email") or "",
+        },
+        "company": {"name": row.get("company_name") or "", "email": row.get("company_email") or ""},
+    }
+
+
+def empty_data(contact_id: int) -> dict:
+    """The data of a contact that no longer exists (every value empty)."""
+    return _data(contact_id, {})
+
+
+async def check_launch(platform: Any, problems: Problems, campaign_id: int,
+                       steps: Sequence[Mapping]) -> None:
+    """Ask each step's action type whether it can run for the campaign (its
+    ``check_launch``); problems are reported on ``action.config.<field>``."""
+    campaign = await load_campaign_info(platform, campaign_id)
+    if campaign is None:
+        return
+    for step in steps:
+        action_type = platform.plugins.action_type(step["action_type"])
+        raw = step["config"]
+        try:
+            config = action_type.parse_config(json.loads(raw) if isinstance(raw, str) else raw)
+        except ValidationError as exc:
+            problems.add(f"The action's config is no longer valid: {exc.errors()[0]['msg']}",
+                         ErrorCode.INVALID_CONFIG, "action", "config")
+            continue
+        for path, message in action_type.check_launch(config, campaign):
+            problems.add(message, ErrorCode.INVALID_CONFIG, "action", "config", *path)

@@ -26,6 +26,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: install
+	$(BIN)/python bench/import.py --database $(or $(BENCH_DATABASE_URL),sqlite)
+
 schema: install
 	$(BIN)/drumbeat schema export schema.graphql
 

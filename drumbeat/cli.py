@@ -1,4 +1,5 @@
-"""The ``drumbeat`` command: serve | worker | migrate | demo | token | plugins | schema."""
+"""The ``drumbeat`` command: serve | worker | migrate | demo | token | plugins | schema |
+import | export."""
 
 from __future__ import annotations
 
@@ -196,6 +197,110 @@ def schema_export(path: Path = typer.Argument(Path("schema.graphql"))) -> None:
 
     path.write_text(build_schema().as_str() + "\n")
     console.print(f"wrote {path}")
+
+
+IMPORT_KINDS = ("contacts", "companies", "leads")
+
+
+async def _acting_member(email: Optional[str]):
+    """The team member an import or export acts as: ``email``'s, or the oldest active admin."""
+    from drumbeat.platform.tables import Role, TeamMember
+    from drumbeat.platform.team import find_member, get_member
+
+    if email:
+        member = await find_member(email)
+    else:
+        row = await TeamMember.select(TeamMember.id).where(
+            (TeamMember.role == Role.ADMIN.value) & (TeamMember.active == True)  # noqa: E712
+        ).order_by(TeamMember.id).first()
+        member = await get_member(row["id"]) if row else None
+    if member is None:
+        err.print(f"[red]no team member {email}[/red]" if email else
+                  "[red]no active admin[/red]: create one with `drumbeat token create`, or pass --as")
+        raise typer.Exit(1)
+    return member
+
+
+def _kind(kind: str):
+    from drumbeat.platform.importing import ImportKind
+
+    if kind.lower() not in IMPORT_KINDS:
+        err.print(f"[red]unknown kind {kind!r}[/red]: {', '.join(IMPORT_KINDS)}")
+        raise typer.Exit(2)
+    return ImportKind(kind.upper())
+
+
+@app.command("import")
+def import_(
+    kind: str = typer.Argument(..., help="contacts, companies or leads"),
+    path: Path = typer.Argument(..., help="A UTF-8 CSV file (with or without BOM) with a header row."),
+    errors: Optional[Path] = typer.Option(None, "--errors", help="Write every row error to this CSV."),
+    show: int = typer.Option(20, "--show", help="How many row errors to print."),
+    as_member: Optional[str] = typer.Option(None, "--as", help="Act as this team member (email); "
+                                            "default: the oldest active admin."),
+) -> None:
+    """Import a CSV: good rows are kept (merged by email; companies by name), bad rows reported.
+    Exits 0 even with bad rows; 1 when the file cannot be read or its header is wrong."""
+    import csv
+
+    from rich.progress import Progress
+
+    from drumbeat.platform.importing import import_csv
+
+    import_kind = _kind(kind)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        err.print(f"[red]cannot read {path}[/red]: {exc}")
+        raise typer.Exit(1) from None
+
+    async def work(platform):
+        member = await _acting_member(as_member)
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("checking", total=None)
+
+            def progress(phase: str, done: int, total: int) -> None:
+                bar.update(task, description=phase, completed=done, total=total)
+
+            return await import_csv(platform, member, import_kind, text, progress)
+
+    result = _with_platform(_settings(), work)
+    console.print(f"{result.rows} rows: {result.inserted} inserted, {result.updated} updated, "
+                  f"{result.merged} merged within the file, {result.rejected} rejected "
+                  f"({len(result.errors)} errors).")
+    for error in result.errors[:show]:
+        console.print(f"  line {error.line} {error.field or '(row)'}: {error.message}", markup=False)
+    if len(result.errors) > show:
+        console.print(f"  … and {len(result.errors) - show} more" +
+                      ("" if errors else " (write them all with --errors FILE)"))
+    if errors:
+        with errors.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(("line", "field", "code", "message"))
+            writer.writerows((e.line, e.field or "", e.code.value, e.message) for e in result.errors)
+        console.print(f"wrote {len(result.errors)} errors to {errors}")
+
+
+@app.command("export")
+def export(
+    kind: str = typer.Argument(..., help="contacts, companies or leads"),
+    path: Path = typer.Argument(..., help="The CSV file to write (the import's columns)."),
+) -> None:
+    """Export every contact, company or lead as CSV, read in pages (never all at once)."""
+    from drumbeat.platform.importing import export_pages
+
+    export_kind = _kind(kind)
+
+    async def work(platform):
+        member = await _acting_member(None)
+        lines = 0
+        with path.open("w", newline="", encoding="utf-8") as out:
+            async for chunk in export_pages(member, export_kind):
+                out.write(chunk)
+                lines += chunk.count("\n")
+        return lines - 1
+
+    console.print(f"wrote {_with_platform(_settings(), work)} {kind} to {path}")
 
 
 def main() -> None:

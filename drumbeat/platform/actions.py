@@ -40,9 +40,11 @@ class CampaignInfo:
     id: int
     name: str
     owner: Sender
-    #: Who sends and receives replies, by the campaign's sender strategy.
+    #: Who sends and receives replies, by the campaign's sender strategy (for
+    #: ``CONTACT_OWNER``, the owner; each target then carries its own ``sender``).
     sender: Sender | None = None
     state: str = "RUNNING"
+    sender_strategy: str = "OWNER"  # CREATOR | OWNER | CONTACT_OWNER
     template: TemplateContent | None = None
 
     def context(self, sender: Sender | None = None) -> dict[str, Any]:
@@ -61,11 +63,14 @@ class Target:
 
     delivery_id: int
     key: str  # stable across retries: "c<campaign>.s<step>.<kind><id>"
-    kind: str  # contact | company
+    kind: str  # contact | company | lead
     id: int
     address: str | None
     attempt: int
-    data: Mapping[str, Any] = field(default_factory=dict)  # template context: contact, company
+    #: The template context: contact, company, lead, owner (see drumbeat.platform.personalisation).
+    data: Mapping[str, Any] = field(default_factory=dict)
+    #: This target's sender when the campaign sends as each contact's owner; else ``None``.
+    sender: Sender | None = None
 
 
 @dataclass(frozen=True)
@@ -100,10 +105,14 @@ class ActionContext:
     settings: Any  # drumbeat.settings.Settings
     templates: Any  # drumbeat.platform.templating.TemplateRenderer
 
+    def sender_for(self, target: Target) -> Sender:
+        """Who ``target``'s message comes from (and whom its replies reach)."""
+        return target.sender or self.sender
+
     def render_context(self, target: Target) -> dict[str, Any]:
         """The variables a template sees for ``target`` (the same as in a preview):
-        ``contact``, ``company``, ``campaign`` and ``sender``."""
-        return {**target.data, **self.campaign.context(self.sender)}
+        ``contact``, ``company``, ``lead``, ``owner``, ``campaign`` and ``sender``."""
+        return {**target.data, **self.campaign.context(self.sender_for(target))}
 
 
 class ActionType:

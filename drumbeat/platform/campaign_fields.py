@@ -47,7 +47,8 @@ async def check_fields(platform: Platform, problems: Problems, fields: Mapping[s
     if "name" in fields:
         name = (fields["name"] or "").strip()
         check_text(problems, name, 200, *prefix, "name", required=True, single_line=True)
-        if name and await _name_taken(platform, name, campaign["id"] if campaign else None):
+        if name and await platform.db.name_taken("drumbeat_campaign", name,
+                                                 campaign["id"] if campaign else None):
             problems.add(f"A campaign named {name!r} exists.", ErrorCode.DUPLICATE, *prefix, "name")
         values["name"] = name
     for name, limit in TEXT_LIMITS.items():
@@ -87,13 +88,6 @@ def _check_state_allows(problems: Problems, fields: Mapping[str, Any], state: Ca
         elif state not in PREPARING and column in PREPARATION_ONLY:
             problems.add(f"{_api(name)} is fixed once the campaign has been launched.",
                          ErrorCode.INVALID_STATE, *prefix, _api(name))
-
-
-async def _name_taken(platform: Platform, name: str, except_id: int | None) -> bool:
-    """Names are unique case-insensitively (a unique index on ``lower(name)``)."""
-    return bool(await platform.db.fetchval(
-        "SELECT count(*) FROM drumbeat_campaign WHERE lower(name) = lower({}) AND id <> {}",
-        name, except_id or 0))
 
 
 async def _check_owner(problems: Problems, member_id: int, *field: str) -> int | None:

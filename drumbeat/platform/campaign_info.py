@@ -1,7 +1,7 @@
-"""What a send renders with: the campaign (sender, template) and each recipient's data.
-
-The worker (``execution.run_chunk``) and the template preview both build their template
-context from here, so a preview shows exactly what a real send would.
+"""What a send renders with: the campaign (sender, template) as actions see it, and the
+launch check of its steps. Each recipient's data is in ``personalisation``; the worker
+(``execution.run_chunk``) and the template preview both use both, so a preview shows
+exactly what a real send would.
 """
 
 from __future__ import annotations
@@ -40,52 +40,16 @@ async def load_campaign_info(platform_or_db: Any, campaign_id: int) -> CampaignI
     if row["sender_strategy"] == SenderStrategy.CREATOR.value:
         sender = Sender(name=row["creator_name"], email=row["creator_email"])
     else:
-        # OWNER, and CONTACT_OWNER until senders are resolved per recipient (the audience
-        # work): the campaign's owner sends.
+        # OWNER; for CONTACT_OWNER each target carries its owner (execution._targets), and
+        # the campaign's owner sends for targets nobody owns.
         sender = owner
     template = None
     if row["template_kind"] is not None:
         template = TemplateContent(kind=row["template_kind"], subject=row["template_subject"] or "",
                                    text=row["template_text"] or "", html=row["template_html"] or "")
     return CampaignInfo(id=row["id"], name=row["name"], owner=owner, sender=sender,
-                        state=row["state"], template=template)
-
-
-async def contact_data(platform_or_db: Any, contact_ids: Sequence[int]) -> dict[int, dict]:
-    """Each contact's template data (``contact`` and ``company``; missing values are ""),
-    by contact id; an unknown id is left out."""
-    db = getattr(platform_or_db, "db", platform_or_db)
-    ids = list(dict.fromkeys(contact_ids))
-    if not ids:
-        return {}
-    placeholders = ", ".join("{}" for _ in ids)
-    rows = await db.fetch(
-        f"""
-        SELECT c.id, c.first_name, c.last_name, c.email,
-               co.name AS company_name, co.email AS company_email
-        FROM drumbeat_contact c LEFT JOIN drumbeat_company co ON co.id = c.company
-        WHERE c.id IN ({placeholders})
-        """,
-        *ids,
-    )
-    return {row["id"]: _data(row["id"], row) for row in rows}
-
-
-def _data(contact_id: int, row: dict) -> dict:
-    return {
-        "contact": {
-            "id": contact_id,
-            "first_name": row.get("first_name") or "",
-            "last_name": row.get("last_name") or "",
-            "email": row.get("email") or "",
-        },
-        "company": {"name": row.get("company_name") or "", "email": row.get("company_email") or ""},
-    }
-
-
-def empty_data(contact_id: int) -> dict:
-    """The data of a contact that no longer exists (every value empty)."""
-    return _data(contact_id, {})
+                        state=row["state"], template=template,
+                        sender_strategy=row["sender_strategy"])
 
 
 async def check_launch(platform: Any, problems: Problems, campaign_id: int,

@@ -1,5 +1,6 @@
-"""Campaign services: create, update, delete, add recipients — with the rules every caller
-obeys. The lifecycle (transitions, launch, pause, resume, cancel) is in ``lifecycle``.
+"""Campaign services: create, update, delete — with the rules every caller obeys. The
+lifecycle (transitions, launch, pause, resume, cancel) is in ``lifecycle``, the audience in
+``recipients``.
 
 The API, the CLI and the workers all go through these functions, so permissions and state
 checks hold everywhere. Each raises :class:`DomainError` with every problem found, and
@@ -9,15 +10,14 @@ changes nothing when it does. Every change is written to the audit log in its tr
 from __future__ import annotations
 
 import logging
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from pydantic import ValidationError
 
 from drumbeat.platform import audit
-from drumbeat.platform.campaign_fields import PREPARING, check_fields
-from drumbeat.platform.errors import DomainError, ErrorCode, Problems
+from drumbeat.platform.campaign_fields import check_fields
+from drumbeat.platform.errors import DomainError, ErrorCode, Problems, unique_violation_as
 from drumbeat.platform.permissions import (
     require_campaign_creator,
     require_campaign_editor,
@@ -26,10 +26,8 @@ from drumbeat.platform.permissions import (
 from drumbeat.platform.runtime import Platform
 from drumbeat.platform.tables import (
     Campaign,
-    CampaignRecipient,
     CampaignState,
     CampaignTag,
-    Contact,
     WorkflowAction,
     WorkflowState,
 )
@@ -37,19 +35,10 @@ from drumbeat.platform.team import Member, now
 
 log = logging.getLogger(__name__)
 
-MAX_RECIPIENTS_PER_CALL = 10_000
-
-
 @dataclass(frozen=True)
 class ActionInput:
     type: str
     config: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class RecipientsAdded:
-    added: int
-    already_present: int
 
 
 async def get_campaign(campaign_id: int) -> dict | None:
@@ -199,57 +188,9 @@ async def _quick_step(campaign_id: int) -> dict:
     return steps[0]
 
 
-@asynccontextmanager
-async def unique_name_guard(name: str):
-    """Turn the unique-index violation of a concurrent twin into a DUPLICATE error."""
-    try:
-        yield
-    except Exception as exc:
-        if "drumbeat_campaign_name_ci" in str(exc) or "UNIQUE constraint failed" in str(exc):
-            raise DomainError.one(f"A campaign named {name!r} exists.", ErrorCode.DUPLICATE,
-                                  ["input", "name"]) from None
-        raise
-
-
-async def add_contacts(
-    platform: Platform, member: Member, campaign_id: int, contact_ids: Sequence[int]
-) -> RecipientsAdded:
-    campaign = await require_campaign(member, campaign_id)
-    require_campaign_editor(member, campaign)
-    problems = Problems()
-    if CampaignState(campaign["state"]) not in PREPARING:
-        problems.add(f"Recipients cannot be added to a {campaign['state']} campaign.",
-                     ErrorCode.INVALID_STATE, "campaignId")
-    if not contact_ids:
-        problems.add("Give at least one contact.", ErrorCode.REQUIRED, "contactIds")
-    if len(contact_ids) > MAX_RECIPIENTS_PER_CALL:
-        problems.add(f"At most {MAX_RECIPIENTS_PER_CALL} contacts per call.",
-                     ErrorCode.TOO_LONG, "contactIds")
-    problems.raise_if_any()
-    unique_ids = list(dict.fromkeys(contact_ids))
-    found = {row["id"] for row in await Contact.select(Contact.id).where(Contact.id.is_in(unique_ids))}
-    for index, contact_id in enumerate(contact_ids):
-        if contact_id not in found:
-            problems.add(f"No contact with id {contact_id}.", ErrorCode.NOT_FOUND,
-                         "contactIds", index)
-    problems.raise_if_any()
-    stamp = now()
-    async with platform.db.transaction():
-        before = await CampaignRecipient.count().where(CampaignRecipient.campaign == campaign_id)
-        existing = await CampaignRecipient.count().where(
-            CampaignRecipient.campaign == campaign_id, CampaignRecipient.contact.is_in(unique_ids)
-        )
-        await platform.db.executemany(
-            "INSERT INTO drumbeat_campaign_recipient (campaign, kind, contact, added_at)"
-            " VALUES ({}, 'contact', {}, {}) ON CONFLICT DO NOTHING",
-            [(campaign_id, contact_id, stamp) for contact_id in unique_ids],
-        )
-        added = len(unique_ids) - existing
-        if added:
-            await Campaign.update({Campaign.updated_at: stamp}).where(Campaign.id == campaign_id)
-            await audit.record(member, campaign_id, "recipients.add",
-                               [audit.Change("recipients", before, before + added)])
-    return RecipientsAdded(added=added, already_present=existing)
+def unique_name_guard(name: str):
+    return unique_violation_as("drumbeat_campaign_name_ci", f"A campaign named {name!r} exists.",
+                               "input", "name")
 
 
 async def complete_finished(platform: Platform, campaign_id: int | None = None) -> list[int]:

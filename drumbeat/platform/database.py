@@ -134,6 +134,13 @@ class Database:
         async with self.transaction() as tx:
             await tx.connection.executemany(compiled, rows)
 
+    async def name_taken(self, table: str, name: str, except_id: int | None = None) -> bool:
+        """Does another row of ``table`` (a constant of ours, never input) use ``name``,
+        compared case-insensitively like its unique index on ``lower(name)``?"""
+        return bool(await self.fetchval(
+            f"SELECT count(*) FROM {table} WHERE lower(name) = lower({{}}) AND id <> {{}}",
+            name, except_id or 0))
+
     def transaction(self):
         """A transaction (IMMEDIATE on SQLite); nested calls join the outer one."""
         return self.engine.transaction()

@@ -58,10 +58,12 @@ class TargetRow:
     address: str | None
     skip_reason: str | None = None
     owner: Sender | None = None  # whose sender a CONTACT_OWNER campaign uses
+    recipient_kind: str = ""  # the kind of the recipient it comes from
 
 
 def _target(recipient: Recipient, party: Party) -> TargetRow:
-    return TargetRow(recipient.id, party.kind, party.id, party.email or None, owner=party.owner)
+    return TargetRow(recipient.id, party.kind, party.id, party.email or None, owner=party.owner,
+                     recipient_kind=recipient.kind)
 
 
 def targets_for(recipient: Recipient, strategy: DispatchStrategy) -> list[TargetRow]:
@@ -96,7 +98,8 @@ def resolve(recipients: Sequence[Recipient], strategy: DispatchStrategy, *,
         reachable = [t for t in targets if t.address] if needs_address else targets
         if not reachable:
             rows.append(TargetRow(recipient.id, recipient.kind, recipient.party.id,
-                                  recipient.party.email, "NO_ADDRESS_FOR_STRATEGY"))
+                                  recipient.party.email, "NO_ADDRESS_FOR_STRATEGY",
+                                  recipient_kind=recipient.kind))
             continue
         parties = _parties(recipient)
         for target in reachable:

@@ -6,6 +6,7 @@ escapes a service is a bug and is masked from API clients.
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import Iterable, Sequence
@@ -26,6 +27,11 @@ class ErrorCode(str, Enum):
     INVALID_CONFIG = "INVALID_CONFIG"
     TEMPLATE_ERROR = "TEMPLATE_ERROR"
     LAST_ADMIN = "LAST_ADMIN"
+    UNKNOWN_FIELD = "UNKNOWN_FIELD"
+    INVALID_OPERATOR = "INVALID_OPERATOR"
+    WRONG_VALUE_TYPE = "WRONG_VALUE_TYPE"
+    FILTER_TOO_DEEP = "FILTER_TOO_DEEP"
+    FILTER_TOO_LARGE = "FILTER_TOO_LARGE"
 
 
 @dataclass(frozen=True)
@@ -59,3 +65,16 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.items:
             raise DomainError(self.items)
+
+
+@asynccontextmanager
+async def unique_violation_as(index: str, message: str, *field: str):
+    """Turn a violation of the unique index ``index`` (a concurrent twin slipping past the
+    service's own check) into a ``DUPLICATE`` problem. Both databases name the index in
+    their error message."""
+    try:
+        yield
+    except Exception as exc:
+        if index in str(exc):
+            raise DomainError.one(message, ErrorCode.DUPLICATE, field) from None
+        raise

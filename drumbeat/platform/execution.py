@@ -12,8 +12,9 @@ from typing import Sequence
 
 from drumbeat.platform import ledger
 from drumbeat.platform.actions import ActionContext, Outcome, Target
-from drumbeat.platform.campaign_info import contact_data, empty_data, load_campaign_info
+from drumbeat.platform.campaign_info import load_campaign_info
 from drumbeat.platform.campaigns import complete_finished
+from drumbeat.platform.personalisation import empty_data, target_data, target_sender
 from drumbeat.platform.runtime import Platform
 from drumbeat.platform.tables import CampaignState
 
@@ -43,7 +44,7 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
             settings=settings,
             templates=platform.templates,
         )
-        targets = await _targets(platform, chunk, claim.rows)
+        targets = await _targets(platform, chunk, campaign, claim.rows)
         try:
             outcomes = list(await action_type.execute(ctx, targets))
         except Exception as exc:  # the whole batch failed: retry it later
@@ -70,14 +71,14 @@ def _json(value):
     return json.loads(value) if isinstance(value, (str, bytes)) else (value or {})
 
 
-async def _targets(platform: Platform, chunk: ledger.Chunk, rows: list[dict]) -> list[Target]:
-    """Build the batch: each claimed row with its contact's (and company's) data."""
-    contacts = await contact_data(platform, [r["target_id"] for r in rows
-                                             if r["target_kind"] == "contact"])
+async def _targets(platform: Platform, chunk: ledger.Chunk, campaign, rows: list[dict]
+                   ) -> list[Target]:
+    """Build the batch: each claimed row with its template data and, for a campaign that
+    sends as each contact's owner, its own sender."""
+    data = await target_data(platform.db, [(r["target_kind"], r["target_id"]) for r in rows])
     targets = []
     for row in rows:
-        data = (contacts.get(row["target_id"]) if row["target_kind"] == "contact" else None
-                ) or empty_data(row["target_id"])
+        context = data.get((row["target_kind"], row["target_id"])) or empty_data()
         targets.append(Target(
             delivery_id=row["id"],
             key=f"c{chunk.campaign_id}.s{chunk.step_id}.{row['target_kind']}{row['target_id']}",
@@ -85,6 +86,7 @@ async def _targets(platform: Platform, chunk: ledger.Chunk, rows: list[dict]) ->
             id=row["target_id"],
             address=row["address"],
             attempt=row["attempts"],
-            data=data,
+            data=context,
+            sender=target_sender(campaign, context),
         ))
     return targets

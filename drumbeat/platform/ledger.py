@@ -14,6 +14,7 @@ from typing import Sequence
 
 from drumbeat.platform.actions import Outcome
 from drumbeat.platform.database import Database
+from drumbeat.platform.dispatch import TargetRow
 
 CLAIMABLE = "(state = 'pending' OR (state = 'claimed' AND lease_until < {}))"
 
@@ -43,41 +44,27 @@ def _ts(db: Database) -> str:
     return "CAST({} AS TIMESTAMPTZ)" if db.dialect == "postgres" else "{}"
 
 
-async def snapshot_contacts(
-    db: Database, campaign_id: int, step_id: int, needs_address: bool, hold_seconds: float
-) -> None:
-    """Write one ledger row per contact recipient of the campaign for ``step_id``.
+async def snapshot(db: Database, campaign_id: int, step_id: int, rows: Sequence[TargetRow],
+                   hold_seconds: float) -> None:
+    """Write one ledger row per resolved target of ``step_id`` (``dispatch.resolve``), in
+    recipient order, with one bulk statement.
 
-    Rows that must not be executed are written as ``skipped`` with their reason. Pending
-    rows are held for ``hold_seconds`` from the reconciler: the launch enqueues them itself
-    right after commit, and the reconciler takes over only if that never happens.
+    Targets with a skip reason are written as ``skipped``. Pending rows are held for
+    ``hold_seconds`` from the reconciler: the launch enqueues them itself right after
+    commit, and the reconciler takes over only if that never happens.
     """
-    await db.execute(
-        f"""
+    hold, stamp = time.time() + hold_seconds, utcnow()
+    await db.executemany(
+        """
         INSERT INTO drumbeat_delivery
             (campaign, step, recipient, target_kind, target_id, address, state, skip_reason,
              attempts, lease_until, created_at)
-        SELECT CAST({{}} AS INTEGER), CAST({{}} AS INTEGER), rid, 'contact', cid, email,
-               CASE WHEN reason IS NULL THEN 'pending' ELSE 'skipped' END, reason, 0,
-               CASE WHEN reason IS NULL THEN CAST({{}} AS DOUBLE PRECISION) END, {_ts(db)}
-        FROM (
-            SELECT r.id AS rid, c.id AS cid, c.email AS email,
-                   CASE WHEN c.unsubscribed THEN 'UNSUBSCRIBED'
-                        WHEN c.bounced THEN 'BOUNCED'
-                        WHEN {{}} AND (c.email IS NULL OR c.email = '')
-                             THEN 'NO_ADDRESS_FOR_STRATEGY'
-                        WHEN c.email IS NOT NULL AND row_number() OVER (
-                             PARTITION BY lower(c.email) ORDER BY r.id) > 1 THEN 'DUPLICATE'
-                   END AS reason
-            FROM drumbeat_campaign_recipient r
-            JOIN drumbeat_contact c ON c.id = r.contact
-            WHERE r.campaign = {{}} AND r.kind = 'contact'
-        ) s
-        WHERE true
-        ORDER BY rid
+        VALUES ({}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {})
         ON CONFLICT DO NOTHING
         """,
-        campaign_id, step_id, time.time() + hold_seconds, utcnow(), needs_address, campaign_id,
+        [(campaign_id, step_id, r.recipient_id, r.kind, r.id, r.address,
+          "skipped" if r.skip_reason else "pending", r.skip_reason,
+          None if r.skip_reason else hold, stamp) for r in rows],
     )
 
 

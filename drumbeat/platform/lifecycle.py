@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from drumbeat.platform import audit, ledger
+from drumbeat.platform.audience import resolve_audience
 from drumbeat.platform.campaign_info import check_launch
 from drumbeat.platform.campaigns import complete_finished, get_campaign, require_campaign
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
@@ -76,7 +77,8 @@ def _require_state(campaign: dict, *allowed: CampaignState, verb: str) -> Campai
 
 
 async def launch(platform: Platform, member: Member | None, campaign_id: int) -> dict:
-    """READY → RUNNING: snapshot the audience into the ledger, then enqueue its chunks."""
+    """READY → RUNNING: resolve the audience (dispatch strategy, consent, suppression,
+    duplicates — each skip with its reason), snapshot it into the ledger, then enqueue."""
     campaign = await require_campaign(member, campaign_id, "id")
     require_campaign_editor(member, campaign)
     return await _start(platform, member, campaign)
@@ -98,11 +100,14 @@ async def _start(platform: Platform, member: Member | None, campaign: dict) -> d
     chunks: list[ledger.Chunk] = []
     async with platform.db.transaction():
         await _move(campaign_id, S.READY, S.RUNNING, launched_at=now())
+        resolved: dict[bool, list] = {}  # the audience, by whether the action needs addresses
         for step in steps:
-            action_type = platform.plugins.action_type(step["action_type"])
-            await ledger.snapshot_contacts(platform.db, campaign_id, step["id"],
-                                           action_type.needs_address,
-                                           settings.redeliver_after_seconds)
+            needs_address = platform.plugins.action_type(step["action_type"]).needs_address
+            if needs_address not in resolved:
+                resolved[needs_address] = await resolve_audience(platform.db, campaign,
+                                                                 needs_address)
+            await ledger.snapshot(platform.db, campaign_id, step["id"], resolved[needs_address],
+                                  settings.redeliver_after_seconds)
             chunks += await ledger.pending_chunks(platform.db, campaign_id, step["id"],
                                                   settings.chunk_size)
         await audit.record(member, campaign_id, "campaign.launch",

@@ -37,3 +37,19 @@ def require_campaign_creator(member: Member | None) -> Member:
     if member.role not in (Role.ADMIN, Role.MARKETER):
         raise DomainError.one("Only marketers and admins create campaigns.", ErrorCode.FORBIDDEN)
     return member
+
+
+def require_audience_editor(member: Member | None) -> Member:
+    """Contacts, companies, leads and products: every role creates and edits them (sales
+    works them daily); only admins delete (see :func:`require_audience_admin`)."""
+    member = require_member(member)
+    if member.role not in (Role.ADMIN, Role.MARKETER, Role.SALES):
+        raise DomainError.one("Your role may not change audience records.", ErrorCode.FORBIDDEN)
+    return member
+
+
+def require_audience_admin(member: Member | None) -> Member:
+    member = require_member(member)
+    if not member.is_admin:
+        raise DomainError.one("Only admins delete audience records.", ErrorCode.FORBIDDEN)
+    return member

@@ -14,13 +14,13 @@ other campaigns use clears their template, with an entry in each one's audit log
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from drumbeat.platform import audit
-from drumbeat.platform.campaign_info import contact_data, load_campaign_info
-from drumbeat.platform.errors import DomainError, ErrorCode, Problem, Problems
+from drumbeat.platform.campaign_info import load_campaign_info
+from drumbeat.platform.personalisation import target_data, target_sender
+from drumbeat.platform.errors import DomainError, ErrorCode, Problem, Problems, unique_violation_as
 from drumbeat.platform.permissions import require_member
 from drumbeat.platform.runtime import Platform
 from drumbeat.platform.tables import (
@@ -81,9 +81,7 @@ async def _check(platform: Platform, problems: Problems, values: Mapping[str, An
     """Validate a whole template (name, kind and parts); return the column values."""
     name = (values.get("name") or "").strip()
     check_text(problems, name, 200, "input", "name", required=True, single_line=True)
-    if name and await platform.db.fetchval(
-            "SELECT count(*) FROM drumbeat_template WHERE lower(name) = lower({}) AND id <> {}",
-            name, except_id or 0):
+    if name and await platform.db.name_taken("drumbeat_template", name, except_id):
         problems.add(f"A template named {name!r} exists.", ErrorCode.DUPLICATE, "input", "name")
     kind = TemplateKind(values["kind"])
     parts = {part: values.get(part) or "" for part in PARTS}
@@ -188,16 +186,9 @@ def _names(campaigns: list[str]) -> str:
     return f"the campaign{'s' if len(campaigns) > 1 else ''} {shown}{more}"
 
 
-@asynccontextmanager
-async def _unique_name_guard(name: str):
-    """Turn the unique-index violation of a concurrent twin into a DUPLICATE error."""
-    try:
-        yield
-    except Exception as exc:
-        if "drumbeat_template_name_ci" in str(exc) or "UNIQUE constraint failed" in str(exc):
-            raise DomainError.one(f"A template named {name!r} exists.", ErrorCode.DUPLICATE,
-                                  ["input", "name"]) from None
-        raise
+def _unique_name_guard(name: str):
+    return unique_violation_as("drumbeat_template_name_ci", f"A template named {name!r} exists.",
+                               "input", "name")
 
 
 @dataclass(frozen=True)
@@ -215,7 +206,7 @@ async def preview_template(platform: Platform, member: Member | None, template_i
     and the template's owner as the sender). A part that fails has its error instead."""
     template = await require_template(member, template_id, "templateId")
     problems = Problems()
-    data = (await contact_data(platform, [contact_id])).get(contact_id)
+    data = (await target_data(platform.db, [("contact", contact_id)])).get(("contact", contact_id))
     if data is None:
         problems.add("No such contact.", ErrorCode.NOT_FOUND, "contactId")
     campaign = None
@@ -224,7 +215,8 @@ async def preview_template(platform: Platform, member: Member | None, template_i
         if campaign is None:
             problems.add("No such campaign.", ErrorCode.NOT_FOUND, "campaignId")
     problems.raise_if_any()
-    context = {**data, **(campaign.context() if campaign else await _no_campaign(template))}
+    context = {**data, **(campaign.context(target_sender(campaign, data)) if campaign
+                          else await _no_campaign(template))}
     rendered = await asyncio.to_thread(_render_parts, platform, template, context, problems)
     return Preview(**rendered, errors=problems.items)
 

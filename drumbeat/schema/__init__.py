@@ -18,7 +18,13 @@ from drumbeat.schema.budget_alerts import BudgetSubscriptions
 from drumbeat.schema.campaign_list import CampaignListQueries
 from drumbeat.schema.campaign_mutations import CampaignMutations
 from drumbeat.schema.campaigns import CampaignQueries
+from drumbeat.schema.companies import CompanyMutations, CompanyQueries
 from drumbeat.schema.contacts import ContactMutations, ContactQueries
+from drumbeat.schema.imports import ExportQueries, ImportMutations
+from drumbeat.schema.leads import LeadMutations, LeadQueries
+from drumbeat.schema.lists import ListMutations, ListQueries
+from drumbeat.schema.products import ProductMutations, ProductQueries
+from drumbeat.schema.segments import SegmentMutations, SegmentQueries
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import should_mask_error
 from drumbeat.schema.lifecycle_mutations import LifecycleMutations
@@ -47,9 +53,11 @@ class NodeQueries:
 
 
 Query = merge_types("Query", (NodeQueries, TeamQueries, CampaignQueries, CampaignListQueries,
-                              ContactQueries, ActionTypeQueries, TemplateQueries))
-Mutation = merge_types("Mutation", (CampaignMutations, LifecycleMutations, BudgetMutations,
-                                    TemplateMutations, ContactMutations, TeamMutations))
+                              ContactQueries, CompanyQueries, LeadQueries, ProductQueries, ExportQueries,
+                              ActionTypeQueries, TemplateQueries, SegmentQueries, ListQueries))
+Mutation = merge_types("Mutation", (CampaignMutations, LifecycleMutations, BudgetMutations, TemplateMutations,
+                                    ContactMutations, CompanyMutations, LeadMutations, ProductMutations,
+                                    ImportMutations, TeamMutations, SegmentMutations, ListMutations))
 Subscription = merge_types("Subscription", (ProgressSubscriptions, BudgetSubscriptions))
 
 

@@ -13,11 +13,9 @@ import strawberry
 from strawberry import relay
 
 from drumbeat.platform.budget import budget_status
-from drumbeat.platform.campaigns import get_campaign
-from drumbeat.platform.errors import DomainError, ErrorCode
 from drumbeat.schema.budget import Budget
+from drumbeat.schema.campaign_channel import campaign_channel
 from drumbeat.schema.context import Info
-from drumbeat.schema.ids import node_id
 
 
 @strawberry.type
@@ -36,14 +34,8 @@ class BudgetSubscriptions:
         "Budget alerts (80 % and 100 % spent): those raised already, then each new one."))
     async def campaign_alerts(self, info: Info, campaign_id: relay.GlobalID
                               ) -> AsyncGenerator[CampaignAlert, None]:
-        info.context.require_member()
-        cid = node_id(campaign_id, "Campaign", "campaignId")
-        if await get_campaign(cid) is None:
-            raise DomainError.one("No such campaign.", ErrorCode.NOT_FOUND, ["campaignId"])
         platform = info.context.platform
-        channel = f"campaign:{cid}"
-        subscription = await platform.events.subscribe(channel)  # before the replay: no gap
-        try:
+        async with campaign_channel(info, campaign_id) as (cid, subscription):
             status = await budget_status(platform, cid)
             replayed = {(alert.threshold, alert.at) for alert in status.alerts}
             for alert in status.alerts:
@@ -58,5 +50,3 @@ class BudgetSubscriptions:
                 yield CampaignAlert(campaign_id=campaign_id, threshold=key[0], at=key[1],
                                     replayed=False,
                                     budget=Budget.of(await budget_status(platform, cid)))
-        finally:
-            await platform.events.unsubscribe(channel, subscription)

@@ -1,5 +1,6 @@
 """Campaign mutations: ``campaignCreate``, ``campaignUpdate``, ``campaignDelete``,
-``campaignRecipientsAdd``. The lifecycle moves are in ``lifecycle_mutations``."""
+``campaignRecipientsAdd``, ``campaignRecipientsRemove``. The lifecycle moves are in
+``lifecycle_mutations``."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from strawberry import relay
 from strawberry.scalars import JSON
 
 from drumbeat.platform import campaigns as service
+from drumbeat.platform import recipients
+from drumbeat.platform.errors import DomainError
 from drumbeat.schema.campaigns import Campaign, DispatchStrategy, SenderStrategy
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import UserError, payload
 from drumbeat.schema.ids import node_id, node_ids
+from drumbeat.schema.segment_filter import SegmentFilter, filter_json
 
 
 @strawberry.input
@@ -69,10 +73,18 @@ class CampaignDeletePayload:
 
 
 @strawberry.type
-class CampaignRecipientsAddPayload:
+class CampaignRecipientsPayload:
     campaign: Campaign | None
     added: int
     already_present: int
+    errors: list[UserError]
+
+
+@strawberry.type
+class CampaignRecipientsRemovePayload:
+    campaign: Campaign | None
+    removed: int
+    not_present: int
     errors: list[UserError]
 
 
@@ -132,16 +144,64 @@ class CampaignMutations:
 
         return await payload(CampaignDeletePayload, work, deleted_id=None)
 
-    @strawberry.mutation(description="Add contacts to a campaign's audience (duplicates ignored).")
+    @strawberry.mutation(description=(
+        "Add recipients: contacts, companies and leads by id, and contacts by segment, "
+        "distribution list or filter (evaluated now). Those already present are ignored."))
     async def campaign_recipients_add(
-        self, info: Info, campaign_id: relay.GlobalID, contact_ids: list[relay.GlobalID]
-    ) -> CampaignRecipientsAddPayload:
+        self, info: Info, campaign_id: relay.GlobalID,
+        contact_ids: list[relay.GlobalID] | None = None,
+        company_ids: list[relay.GlobalID] | None = None,
+        lead_ids: list[relay.GlobalID] | None = None,
+        segment_id: relay.GlobalID | None = None,
+        list_id: relay.GlobalID | None = None,
+        filter: SegmentFilter | None = None,
+    ) -> CampaignRecipientsPayload:
         async def work():
             cid = node_id(campaign_id, "Campaign", "campaignId")
-            ids = node_ids(contact_ids, "Contact", "contactIds")
-            result = await service.add_contacts(info.context.platform, info.context.member, cid, ids)
+            selection = recipients.Selection(
+                ids=_ids(contact_ids, company_ids, lead_ids),
+                segment_id=node_id(segment_id, "Segment", "segmentId") if segment_id else None,
+                list_id=node_id(list_id, "DistributionList", "listId") if list_id else None,
+                filter=filter_json(filter) if filter is not None else None)
+            result = await recipients.add_recipients(info.context.platform, info.context.member,
+                                                     cid, selection)
             return {"campaign": Campaign.from_row(await service.get_campaign(cid)),
-                    "added": result.added, "already_present": result.already_present}
+                    "added": result.total, "already_present": result.unchanged}
 
-        return await payload(CampaignRecipientsAddPayload, work, campaign=None, added=0,
+        return await payload(CampaignRecipientsPayload, work, campaign=None, added=0,
                              already_present=0)
+
+    @strawberry.mutation(description="Remove contacts, companies or leads from the audience.")
+    async def campaign_recipients_remove(
+        self, info: Info, campaign_id: relay.GlobalID,
+        contact_ids: list[relay.GlobalID] | None = None,
+        company_ids: list[relay.GlobalID] | None = None,
+        lead_ids: list[relay.GlobalID] | None = None,
+    ) -> CampaignRecipientsRemovePayload:
+        async def work():
+            cid = node_id(campaign_id, "Campaign", "campaignId")
+            result = await recipients.remove_recipients(
+                info.context.platform, info.context.member, cid,
+                _ids(contact_ids, company_ids, lead_ids))
+            return {"campaign": Campaign.from_row(await service.get_campaign(cid)),
+                    "removed": result.total, "not_present": result.unchanged}
+
+        return await payload(CampaignRecipientsRemovePayload, work, campaign=None, removed=0,
+                             not_present=0)
+
+
+def _ids(contacts, companies, leads) -> dict[str, list[int]]:
+    """Decode the global ids of each kind (every bad one reported with its index)."""
+    problems: list = []
+    result = {}
+    for kind, values, type_name, field in (("contact", contacts, "Contact", "contactIds"),
+                                           ("company", companies, "Company", "companyIds"),
+                                           ("lead", leads, "Lead", "leadIds")):
+        if values:
+            try:
+                result[kind] = node_ids(values, type_name, field)
+            except DomainError as exc:
+                problems += exc.problems
+    if problems:
+        raise DomainError(problems)
+    return result

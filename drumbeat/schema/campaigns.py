@@ -18,6 +18,7 @@ from drumbeat.platform.tables import DispatchStrategy as DispatchStrategyEnum
 from drumbeat.platform.tables import SenderStrategy as SenderStrategyEnum
 from drumbeat.platform.tables import WorkflowAction
 from drumbeat.platform.tables import AuditEntry as AuditEntryTable
+from drumbeat.schema.audience_fields import CampaignAudienceFields
 from drumbeat.schema.audit import AuditEntry
 from drumbeat.schema.budget import CampaignMoneyFields
 from drumbeat.schema.context import Info
@@ -78,7 +79,7 @@ class WorkflowStep:
 
 
 @strawberry.type
-class Campaign(CampaignMoneyFields, CampaignTemplateFields, relay.Node):
+class Campaign(CampaignMoneyFields, CampaignTemplateFields, CampaignAudienceFields, relay.Node):
     id: relay.NodeID[int]
     name: str
     goal: str

@@ -16,11 +16,10 @@ from strawberry import relay
 
 from drumbeat.platform import ledger
 from drumbeat.platform.campaigns import get_campaign
-from drumbeat.platform.errors import DomainError, ErrorCode
 from drumbeat.platform.tables import CampaignState as CampaignStateEnum
+from drumbeat.schema.campaign_channel import campaign_channel
 from drumbeat.schema.campaigns import CampaignState, DeliveryCounters
 from drumbeat.schema.context import Info
-from drumbeat.schema.ids import node_id
 
 UPDATES_PER_SECOND = 4
 SAFETY_POLL_SECONDS = 2.0  # re-read even without a notification (a lost pub/sub message)
@@ -40,14 +39,8 @@ class ProgressSubscriptions:
     async def campaign_progress(
         self, info: Info, campaign_id: relay.GlobalID
     ) -> AsyncGenerator[CampaignProgress, None]:
-        info.context.require_member()
-        cid = node_id(campaign_id, "Campaign", "campaignId")
-        if await get_campaign(cid) is None:
-            raise DomainError.one("No such campaign.", ErrorCode.NOT_FOUND, ["campaignId"])
         platform = info.context.platform
-        channel = f"campaign:{cid}"
-        subscription = await platform.events.subscribe(channel)
-        try:
+        async with campaign_channel(info, campaign_id) as (cid, subscription):
             last = None
             while True:
                 emitted_at = time.monotonic()
@@ -67,5 +60,3 @@ class ProgressSubscriptions:
                     await asyncio.sleep(max(0.0, 1 / UPDATES_PER_SECOND - (time.monotonic() - emitted_at)))
                     while await subscription.get(timeout=0) is not None:
                         pass
-        finally:
-            await platform.events.unsubscribe(channel, subscription)

@@ -117,8 +117,8 @@ class EmailAction(ActionType):
             html = ctx.templates.render(sources.html, context, html=True) if sources.html else None
         except TemplateProblem as exc:
             raise UnsendableError(f"template: {exc}") from None
-        contact = target.data.get("contact", {})
-        to_name = " ".join(p for p in (contact.get("first_name"), contact.get("last_name")) if p)
+        sender = ctx.sender_for(target)
+        to_name = _display_name(target)
         if not target.address:
             raise UnsendableError("no address")
         if not all(is_header_safe(v) for v in (subject, to_name, target.address)):
@@ -126,13 +126,21 @@ class EmailAction(ActionType):
         message_id = message_id_for(target.key, ctx.settings)
         try:
             data = build_message(
-                sender=ctx.sender, to_name=to_name, to_address=target.address,
+                sender=sender, to_name=to_name, to_address=target.address,
                 subject=subject, text=text, html=html, message_id=message_id,
             )
         except (ValueError, UnicodeError) as exc:  # e.g. an address the email package rejects
             raise UnsendableError(f"message: {exc}") from None
-        return Envelope(target=target, sender=ctx.sender.email, recipient=target.address,
+        return Envelope(target=target, sender=sender.email, recipient=target.address,
                         message_id=message_id, data=data)
+
+
+def _display_name(target: Target) -> str:
+    """The recipient's name for the To header: the person's, or the company's."""
+    if target.kind == "company":
+        return str(target.data.get("company", {}).get("name") or "")
+    contact = target.data.get("contact", {})
+    return " ".join(str(p) for p in (contact.get("first_name"), contact.get("last_name")) if p)
 
 
 class UnsendableError(Exception):

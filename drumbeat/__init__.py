@@ -12,6 +12,7 @@ from drumbeat.platform.actions import (
     NoConfig,
     Outcome,
     Sender,
+    SuppressionList,
     Target,
     TemplateContent,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "NoConfig",
     "Outcome",
     "Sender",
+    "SuppressionList",
     "Target",
     "TemplateContent",
     "TemplateProblem",

@@ -37,6 +37,8 @@ class Settings:
     redeliver_after_seconds: float = 300.0
     reconcile_interval_seconds: float = 5.0
     max_attempts: int = 5
+    retry_backoff_seconds: float = 30.0  # first retry delay; doubles up to retry_backoff_max_seconds
+    retry_backoff_max_seconds: float = 3600.0
     smtp_connections: int = 2
     db_pool_max: int = 10
     queue: str = "drumbeat"  # broker queue / Redis namespace: one per deployment
@@ -98,7 +100,8 @@ class Settings:
                      "db_pool_max", "max_page_size"):
             if getattr(self, name) < 1:
                 _fail(name, "must be at least 1")
-        for name in ("lease_seconds", "redeliver_after_seconds", "reconcile_interval_seconds"):
+        for name in ("lease_seconds", "redeliver_after_seconds", "reconcile_interval_seconds",
+                     "retry_backoff_seconds", "retry_backoff_max_seconds"):
             if getattr(self, name) <= 0:
                 _fail(name, "must be greater than 0")
 
@@ -110,6 +113,7 @@ _FIELDS: dict[str, str] = {
     "redeliver_after_seconds": "float", "reconcile_interval_seconds": "float",
     "max_attempts": "int", "smtp_connections": "int", "db_pool_max": "int", "queue": "str",
     "plugins_allow": "list", "plugins_block": "list", "max_page_size": "int",
+    "retry_backoff_seconds": "float", "retry_backoff_max_seconds": "float",
 }
 
 

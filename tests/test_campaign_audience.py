@@ -88,6 +88,14 @@ async def test_recipients_from_every_source_and_their_counts(server, admin_api):
     assert (more["added"], more["alreadyPresent"]) == (3, 2)
     assert more["campaign"]["recipientCounts"] == {"contacts": 5, "companies": 1, "leads": 1,
                                                    "total": 7}
+    listed = (await admin_api.data("""query($id: ID!) { campaign(id: $id) {
+      companies: recipients(kind: COMPANY, first: 10) { edges { node { kind party {
+        ... on Company { id } } } } }
+      people: recipients(kind: CONTACT, first: 2) { edges { node { party { ... on Contact { id } } } }
+                                                   pageInfo { hasNextPage } } } }""",
+                                    {"id": campaign}))["campaign"]
+    assert [e["node"]["party"]["id"] for e in listed["companies"]["edges"]] == [audience["nomail"]]
+    assert len(listed["people"]["edges"]) == 2 and listed["people"]["pageInfo"]["hasNextPage"]
     removed = (await admin_api.data(REMOVE, {"c": campaign, "contacts": audience["contacts"][4:]})
                )["campaignRecipientsRemove"]
     assert (removed["removed"], removed["notPresent"], removed["errors"]) == (1, 0, [])

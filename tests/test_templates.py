@@ -391,3 +391,12 @@ async def test_a_campaign_with_nothing_to_send_cannot_be_launched(server, admin_
     deliveries = await server.call(server.platform.db.fetchval(
         "SELECT count(*) FROM drumbeat_delivery WHERE campaign = {}", db_id(bare)))
     assert deliveries == 0
+
+
+def test_tojson_of_a_missing_value_is_null_not_an_error():
+    from drumbeat.platform.templating import TemplateRenderer
+
+    rendered = TemplateRenderer().render(
+        '{{ {"name": contact.first_name, "city": contact.city.name} | tojson }}',
+        {"contact": {"first_name": "Ana"}})
+    assert rendered == '{"city": null, "name": "Ana"}'

@@ -8,7 +8,7 @@ worker claims a chunk of deliveries, builds one :class:`Target` per delivery and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Iterable, Mapping, Protocol, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -94,6 +94,17 @@ class Outcome:
         return cls(target.delivery_id, "retry", error=error, retry_after=after)
 
 
+class SuppressionList(Protocol):
+    """The platform's addresses never to email again (``ctx.suppression``)."""
+
+    async def suppressed(self, addresses: Iterable[str]) -> dict[str, str]:
+        """Which of ``addresses`` are suppressed: {lower-case address: reason}."""
+
+    async def add(self, address: str, reason: str, note: str = "") -> None:
+        """Suppress ``address`` (reason HARD_BOUNCE, COMPLAINT or MANUAL); a hard bounce
+        also marks the contacts with that email ``bounced``."""
+
+
 @dataclass(frozen=True)
 class ActionContext:
     """What ``execute`` may use: the step's validated config and the platform's services."""
@@ -104,6 +115,8 @@ class ActionContext:
     sender: Sender
     settings: Any  # drumbeat.settings.Settings
     templates: Any  # drumbeat.platform.templating.TemplateRenderer
+    #: The suppression list (``None`` outside a worker, e.g. in a plugin's unit tests).
+    suppression: SuppressionList | None = None
 
     def sender_for(self, target: Target) -> Sender:
         """Who ``target``'s message comes from (and whom its replies reach)."""

@@ -16,6 +16,7 @@ from drumbeat.platform.campaign_info import load_campaign_info
 from drumbeat.platform.campaigns import complete_finished
 from drumbeat.platform.personalisation import empty_data, target_data, target_sender
 from drumbeat.platform.runtime import Platform
+from drumbeat.platform.suppression import Suppressions
 from drumbeat.platform.tables import CampaignState
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
             sender=campaign.sender or campaign.owner,
             settings=settings,
             templates=platform.templates,
+            suppression=Suppressions(db),
         )
         targets = await _targets(platform, chunk, campaign, claim.rows)
         try:
@@ -50,7 +52,7 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
         except Exception as exc:  # the whole batch failed: retry it later
             log.exception("action %s failed for chunk %s", step["action_type"], chunk)
             outcomes = [Outcome.retry(t, f"{type(exc).__name__}: {exc}") for t in targets]
-        await ledger.record(db, claim, _complete(targets, outcomes))
+        await ledger.record(db, claim, _complete(targets, outcomes), ledger.Backoff.of(settings))
     handled = exhausted + len(claim.rows)
     if handled:
         await platform.publish(chunk.campaign_id, {"type": "progress", "step": chunk.step_id})

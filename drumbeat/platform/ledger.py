@@ -6,6 +6,7 @@ database is the source of truth and the broker only carries :class:`Chunk` refer
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,7 +17,10 @@ from drumbeat.platform.actions import Outcome
 from drumbeat.platform.database import Database
 from drumbeat.platform.dispatch import TargetRow
 
-CLAIMABLE = "(state = 'pending' OR (state = 'claimed' AND lease_until < {}))"
+#: Rows a chunk may claim at time ``now`` (the ``{}``, given twice): pending ones whose retry
+#: is due, and claimed ones whose worker's lease expired.
+CLAIMABLE = ("((state = 'pending' AND COALESCE(retry_at, 0) <= {}) "
+             "OR (state = 'claimed' AND lease_until < {}))")
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,24 @@ class Chunk:
     step_id: int
     first_id: int
     last_id: int
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long a retried delivery waits before it is enqueued again:
+    ``min(base × 2^(attempt-1), cap)``, jittered to between half and all of that so the
+    retries of one failing server spread out instead of arriving together."""
+
+    base: float = 30.0
+    cap: float = 3600.0
+
+    @classmethod
+    def of(cls, settings) -> "Backoff":
+        return cls(settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
+
+    def delay(self, attempt: int) -> float:
+        full = min(self.base * 2.0 ** min(max(attempt - 1, 0), 62), self.cap)
+        return full / 2 + random.uniform(0, full / 2)
 
 
 @dataclass(frozen=True)
@@ -94,7 +116,7 @@ async def fail_exhausted(db: Database, chunk: Chunk, max_attempts: int) -> int:
           AND {CLAIMABLE}
         RETURNING id
         """,
-        utcnow(), chunk.step_id, chunk.first_id, chunk.last_id, max_attempts, now,
+        utcnow(), chunk.step_id, chunk.first_id, chunk.last_id, max_attempts, now, now,
     )
     return len(rows)
 
@@ -118,15 +140,21 @@ async def claim(db: Database, chunk: Chunk, lease_seconds: float) -> Claim:
         RETURNING id, recipient, target_kind, target_id, address, attempts
         """,
         token, now + lease_seconds, chunk.step_id, chunk.first_id, chunk.last_id, now, now,
-        chunk.campaign_id,
+        now, now, chunk.campaign_id,
     )
     rows.sort(key=lambda r: r["id"])
     return Claim(token, rows)
 
 
-async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome]) -> None:
-    """Write the outcomes of a claim; rows whose claim was lost meanwhile are left alone."""
+async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
+                 backoff: Backoff = Backoff()) -> None:
+    """Write the outcomes of a claim; rows whose claim was lost meanwhile are left alone.
+
+    A retried row goes back to pending, held from the reconciler for the outcome's
+    ``retry_after`` or else ``backoff.delay(attempt)``; the reconciler enqueues it then.
+    """
     finished = utcnow()
+    attempts = {row["id"]: row["attempts"] for row in claim.rows}
     done, failed, retry = [], [], []
     for o in outcomes:
         if o.status == "done":
@@ -134,8 +162,10 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome]) -> Non
         elif o.status == "failed":
             failed.append(((o.error or "failed")[:2000], finished, o.delivery_id, claim.token))
         else:
-            after = o.retry_after if o.retry_after is not None else 30.0
-            retry.append(((o.error or "retry")[:2000], time.time() + after, o.delivery_id, claim.token))
+            after = (o.retry_after if o.retry_after is not None
+                     else backoff.delay(attempts.get(o.delivery_id, 1)))
+            due = time.time() + after
+            retry.append(((o.error or "retry")[:2000], due, due, o.delivery_id, claim.token))
     guard = "WHERE id = {} AND claim_token = {} AND state = 'claimed'"
     async with db.transaction():
         await db.executemany(
@@ -146,7 +176,7 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome]) -> Non
             " lease_until = NULL, claim_token = NULL " + guard, failed)
         await db.executemany(
             "UPDATE drumbeat_delivery SET state = 'pending', last_error = {}, lease_until = {},"
-            " claim_token = NULL " + guard, retry)
+            " retry_at = {}, claim_token = NULL " + guard, retry)
 
 
 async def reclaim_stale(db: Database, hold_seconds: float) -> list[dict]:
@@ -171,25 +201,28 @@ async def reclaim_stale(db: Database, hold_seconds: float) -> list[dict]:
 
 async def hold_pending(db: Database, campaign_id: int, hold_seconds: float) -> list[dict]:
     """Hold a campaign's pending rows for ``hold_seconds`` and return them (id, campaign,
-    step) for the caller to enqueue — used when a paused campaign resumes."""
+    step) for the caller to enqueue — used when a paused campaign resumes. Rows waiting
+    for a retry keep their time; the reconciler enqueues them when it comes."""
+    now = time.time()
     return await db.fetch(
         """
         UPDATE drumbeat_delivery SET lease_until = {}
-        WHERE campaign = {} AND state = 'pending'
+        WHERE campaign = {} AND state = 'pending' AND COALESCE(retry_at, 0) <= {}
         RETURNING id, campaign, step
         """,
-        time.time() + hold_seconds, campaign_id,
+        now + hold_seconds, campaign_id, now,
     )
 
 
 async def skip_pending(db: Database, campaign_id: int, reason: str) -> None:
     """Skip a campaign's rows that no worker holds (pending, or claimed with an expired lease)."""
     await db.execute(
-        f"""
+        """
         UPDATE drumbeat_delivery
-        SET state = 'skipped', skip_reason = {{}}, claim_token = NULL, lease_until = NULL,
-            finished_at = {{}}
-        WHERE campaign = {{}} AND {CLAIMABLE}
+        SET state = 'skipped', skip_reason = {}, claim_token = NULL, lease_until = NULL,
+            finished_at = {}
+        WHERE campaign = {}
+          AND (state = 'pending' OR (state = 'claimed' AND lease_until < {}))
         """,
         reason, utcnow(), campaign_id, time.time(),
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache, wraps
 from typing import Any, Callable, Iterable, Mapping
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
+from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.runtime import LoopContext, Macro
@@ -338,6 +338,12 @@ def _finalize(value: Any) -> Any:
     return _sized(value)
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Undefined):
+        return None
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 @dataclass(frozen=True)
 class TemplateRenderer:
     """Compiles and renders templates; one per process, shared by every action."""
@@ -351,6 +357,8 @@ class TemplateRenderer:
             env = _LimitedSandbox(autoescape=autoescape, undefined=ChainableUndefined,
                                   finalize=_finalize)
             env.globals.pop("lipsum", None)
+            # ``tojson`` of a missing value gives null, as every other use of one gives "".
+            env.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": _json_default}
             env.globals["range"] = _safe_range
             env.filters.update(self.filters or {})
             env.filters = {name: _guard_filter(name, f, checks.get(name))

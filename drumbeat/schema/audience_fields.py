@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
-from typing import Annotated, Union
+from typing import Annotated, Iterable, Union
 
 import strawberry
+from strawberry import relay
 
 from drumbeat.platform import recipients
 from drumbeat.platform.audience import resolve_audience
 from drumbeat.platform.campaign_info import load_campaign_info
 from drumbeat.platform.dispatch import TargetRow, reasons_count, sender_for
+from drumbeat.platform.tables import CampaignRecipient as RecipientTable
 from drumbeat.platform.tables import Company as CompanyTable
 from drumbeat.platform.tables import Contact as ContactTable
 from drumbeat.platform.tables import Lead as LeadTable
@@ -20,6 +23,7 @@ from drumbeat.schema.companies import Company
 from drumbeat.schema.contacts import Contact
 from drumbeat.schema.context import Info
 from drumbeat.schema.leads import Lead
+from drumbeat.schema.pagination import keyset_connection
 
 MAX_PREVIEW = 1000
 Reason = strawberry.enum(SkipReason, name="SkipReason",
@@ -36,6 +40,40 @@ class PartyKind(Enum):
 RecipientParty = Annotated[Union[Contact, Company, Lead], strawberry.union("RecipientParty")]
 PARTY_TYPES = {"contact": (Contact, ContactTable), "company": (Company, CompanyTable),
                "lead": (Lead, LeadTable)}
+
+
+async def _party(info: Info, kind: str, party_id: int):
+    type_, _ = PARTY_TYPES[kind]
+    row = await info.context.loader(f"party_{kind}", _rows(kind)).load(party_id)
+    return type_.from_row(row) if row else None
+
+
+@strawberry.type
+class CampaignRecipient(relay.Node):
+    """A member of a campaign's audience."""
+
+    id: relay.NodeID[int]
+    kind: PartyKind
+    added_at: datetime
+    party_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: dict) -> "CampaignRecipient":
+        kind = row["kind"]
+        return cls(id=row["id"], kind=PartyKind(kind), added_at=row["added_at"],
+                   party_id=row[kind])
+
+    @strawberry.field(description="The contact, company or lead.")
+    async def party(self, info: Info) -> RecipientParty | None:
+        return await _party(info, self.kind.value, self.party_id)
+
+    @classmethod
+    async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
+        info.context.require_member()
+        ids = [int(i) for i in node_ids]
+        rows = {r["id"]: r for r in await RecipientTable.select().where(
+            RecipientTable.id.is_in(ids))}
+        return [cls.from_row(rows[i]) if i in rows else None for i in ids]
 
 
 @strawberry.type
@@ -72,10 +110,7 @@ class AudienceTarget:
 
     @strawberry.field
     async def party(self, info: Info) -> RecipientParty | None:
-        type_, _ = PARTY_TYPES[self.kind.value]
-        row = await info.context.loader(f"party_{self.kind.value}", _rows(self.kind.value)
-                                        ).load(self.party_id)
-        return type_.from_row(row) if row else None
+        return await _party(info, self.kind.value, self.party_id)
 
 
 def _rows(kind: str):
@@ -100,6 +135,19 @@ class AudiencePreview:
 @strawberry.type
 class CampaignAudienceFields:
     """``self`` is a ``Campaign``."""
+
+    @strawberry.field(description="The audience, newest first; optionally one kind only.")
+    async def recipients(self, info: Info, kind: PartyKind | None = None,
+                         first: int | None = None, after: str | None = None,
+                         last: int | None = None, before: str | None = None
+                         ) -> relay.Connection[CampaignRecipient]:
+        where = [RecipientTable.campaign == self.id]
+        if kind is not None:
+            where.append(RecipientTable.kind == kind.value)
+        return await keyset_connection(
+            RecipientTable, CampaignRecipient.from_row, first=first, after=after, last=last,
+            before=before, max_page_size=info.context.platform.settings.max_page_size,
+            where=where)
 
     @strawberry.field(description="How many contacts, companies and leads the audience has.")
     async def recipient_counts(self, info: Info) -> RecipientCounts:

@@ -1,7 +1,9 @@
 """A real SMTP server (aiosmtpd) that records what it receives.
 
-Recipients whose address contains ``+tempfail`` get a 451 on their first attempt, and
-``+reject`` a 550 — for retry and failure paths. ``delay`` slows every message down.
+Recipients whose address contains ``+tempfail`` get a 451 on their first attempt,
+``+busy`` a 451 on every attempt, ``+reject`` a 550 (mailbox unavailable: a hard bounce)
+and ``+policy`` a 554 (refused, but not for the mailbox) — for retry and failure paths.
+``delay`` slows every message down.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class _Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if "+reject" in address:
             return "550 5.1.1 mailbox unavailable"
+        if "+policy" in address:
+            return "554 5.7.1 refused by policy"
+        if "+busy" in address:
+            return "451 4.3.2 busy, try again later"
         if "+tempfail" in address and self.sink.count_attempt(address) == 1:
             return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)

@@ -1,7 +1,7 @@
 """The deliveries ledger: one row per (campaign, workflow step, recipient target).
 
 State machine: ``pending → claimed (with a lease) → done | failed``, or ``skipped`` with a
-reason at snapshot time. ``lease_until`` is epoch seconds: for a claimed row, when its
+reason at snapshot time; a retried row goes back to ``pending`` with a ``retry_at``. ``lease_until`` is epoch seconds: for a claimed row, when its
 claim expires; for a pending row, until when the reconciler leaves it to the message that
 was sent for it.
 """
@@ -47,6 +47,7 @@ class Delivery(Table, tablename="drumbeat_delivery"):
     skip_reason = Varchar(length=40, null=True, default=None)
     attempts = Integer(default=0)
     lease_until = DoublePrecision(null=True, default=None)
+    retry_at = DoublePrecision(null=True, default=None)  # epoch s: a retry is not claimable before
     claim_token = Varchar(length=32, null=True, default=None)
     last_error = Text(null=True, default=None)
     message_id = Varchar(length=255, null=True, default=None)

@@ -91,9 +91,28 @@ class EmailAction(ActionType):
                            "for the campaign.") for field in missing]
 
     async def execute(self, ctx: ActionContext, batch: Sequence[Target]) -> list[Outcome]:
-        outcomes, envelopes = await asyncio.to_thread(self._render_all, ctx, batch)
+        """Send the batch. An address suppressed since the launch fails with ``SUPPRESSED``
+        without being sent; a hard bounce suppresses its address."""
+        suppression = ctx.suppression
+        blocked = await suppression.suppressed(
+            t.address for t in batch if t.address) if suppression else {}
+        outcomes, sendable = [], []
+        for target in batch:
+            reason = blocked.get((target.address or "").strip().lower())
+            if reason:
+                outcomes.append(Outcome.failed(
+                    target, f"SUPPRESSED ({reason}): the address is on the suppression list"))
+            else:
+                sendable.append(target)
+        rendered, envelopes = await asyncio.to_thread(self._render_all, ctx, sendable)
         transport = transport_for(ctx.settings.smtp_url, ctx.settings.smtp_connections)
-        return outcomes + await transport.send(envelopes)
+        results = await transport.send(envelopes)
+        recipients = {e.target.delivery_id: e.recipient for e in envelopes}
+        for result in results:
+            if result.hard_bounce and suppression:
+                await suppression.add(recipients[result.outcome.delivery_id], "HARD_BOUNCE",
+                                      result.outcome.error or "")
+        return outcomes + rendered + [r.outcome for r in results]
 
     def _render_all(self, ctx: ActionContext, batch: Sequence[Target]):
         """Render and build every message (CPU work, run off the event loop)."""

@@ -1,8 +1,9 @@
 """Where built messages go: an SMTP server (aiosmtplib) or an outbox folder of .eml files.
 
 SMTP: a batch is spread over up to ``connections`` SMTP sessions, each reused for all
-its messages. A 4xx reply or a lost connection makes a delivery retryable; a 5xx reply
-fails it with the server's reason, and the rest of the batch goes on.
+its messages. A 4xx reply, a lost connection or a timeout makes a delivery retryable (the
+platform backs off); a 5xx reply fails it with the server's code and text, and the rest of
+the batch goes on. A refused mailbox (550/551/553 on RCPT) is a hard bounce.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import aiosmtplib
 
 from drumbeat import Outcome, Target
 
-RETRY_AFTER_SECONDS = 30.0
+#: RCPT replies meaning the mailbox does not exist or will never accept mail.
+HARD_BOUNCE_CODES = frozenset({550, 551, 553})
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,14 @@ class Envelope:
     recipient: str
     message_id: str
     data: bytes
+
+
+@dataclass(frozen=True)
+class Result:
+    """A delivery's outcome; ``hard_bounce`` when the server refused its mailbox."""
+
+    outcome: Outcome
+    hard_bounce: bool = False
 
 
 class SmtpTransport:
@@ -41,12 +51,12 @@ class SmtpTransport:
         self.password = unquote(parts.password) if parts.password else None
         self.connections = connections
 
-    async def send(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
+    async def send(self, envelopes: Sequence[Envelope]) -> list[Result]:
         if not envelopes:
             return []
         lanes = [list(envelopes[i::self.connections]) for i in range(self.connections)]
         results = await asyncio.gather(*(self._send_lane(lane) for lane in lanes if lane))
-        return [outcome for lane in results for outcome in lane]
+        return [result for lane in results for result in lane]
 
     def _client(self) -> aiosmtplib.SMTP:
         return aiosmtplib.SMTP(
@@ -54,8 +64,8 @@ class SmtpTransport:
             username=self.username, password=self.password, timeout=30,
         )
 
-    async def _send_lane(self, envelopes: list[Envelope]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
+    async def _send_lane(self, envelopes: list[Envelope]) -> list[Result]:
+        outcomes: list[Result] = []
         client: aiosmtplib.SMTP | None = None
         try:
             for envelope in envelopes:
@@ -65,8 +75,7 @@ class SmtpTransport:
                         await client.connect()
                     except (aiosmtplib.SMTPException, OSError) as exc:
                         client = None
-                        outcomes.append(Outcome.retry(
-                            envelope.target, f"SMTP connect: {exc}", RETRY_AFTER_SECONDS))
+                        outcomes.append(Result(Outcome.retry(envelope.target, f"SMTP connect: {exc}")))
                         continue
                 outcome, usable = await self._send_one(client, envelope)
                 outcomes.append(outcome)
@@ -81,31 +90,33 @@ class SmtpTransport:
                     client.close()
         return outcomes
 
-    async def _send_one(self, client: aiosmtplib.SMTP, envelope: Envelope) -> tuple[Outcome, bool]:
-        """Send one message; returns its outcome and whether the session is still usable."""
+    async def _send_one(self, client: aiosmtplib.SMTP, envelope: Envelope) -> tuple[Result, bool]:
+        """Send one message; returns its result and whether the session is still usable."""
         target = envelope.target
         try:
             errors, _ = await client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refusal = exc.recipients[0] if exc.recipients else None
-            code = getattr(refusal, "code", 550)
+            code = refusal.code if refusal else 550
             await _reset(client)
-            return _by_code(target, code, str(refusal or exc)), True
+            reason = f"{code} {refusal.message}" if refusal else str(exc)
+            return _by_code(target, code, f"RCPT {reason}", on_rcpt=True), True
         except aiosmtplib.SMTPResponseException as exc:
             await _reset(client)
             return _by_code(target, exc.code, f"{exc.code} {exc.message}"), True
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            return Outcome.retry(target, f"SMTP: {type(exc).__name__}: {exc}", RETRY_AFTER_SECONDS), False
+        except (aiosmtplib.SMTPException, OSError) as exc:  # lost connection, timeout
+            return Result(Outcome.retry(target, f"SMTP: {type(exc).__name__}: {exc}")), False
         if errors:
             code, message = next(iter(errors.values()))
-            return _by_code(target, code, f"{code} {message}"), True
-        return Outcome.done(target, envelope.message_id), True
+            return _by_code(target, code, f"RCPT {code} {message}", on_rcpt=True), True
+        return Result(Outcome.done(target, envelope.message_id)), True
 
 
-def _by_code(target: Target, code: int, reason: str) -> Outcome:
+def _by_code(target: Target, code: int, reason: str, on_rcpt: bool = False) -> Result:
     if 400 <= code < 500:
-        return Outcome.retry(target, f"SMTP {reason}", RETRY_AFTER_SECONDS)
-    return Outcome.failed(target, f"SMTP {reason}")
+        return Result(Outcome.retry(target, f"SMTP {reason}"))
+    return Result(Outcome.failed(target, f"SMTP {reason}"),
+                  hard_bounce=on_rcpt and code in HARD_BOUNCE_CODES)
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:
@@ -121,10 +132,10 @@ class OutboxTransport:
     def __init__(self, folder: str):
         self.folder = Path(folder)
 
-    async def send(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
+    async def send(self, envelopes: Sequence[Envelope]) -> list[Result]:
         return await asyncio.to_thread(self._write_all, envelopes)
 
-    def _write_all(self, envelopes: Sequence[Envelope]) -> list[Outcome]:
+    def _write_all(self, envelopes: Sequence[Envelope]) -> list[Result]:
         self.folder.mkdir(parents=True, exist_ok=True)
         outcomes = []
         for envelope in envelopes:
@@ -135,9 +146,9 @@ class OutboxTransport:
                 tmp.write_bytes(envelope.data)
                 os.replace(tmp, path)
             except OSError as exc:
-                outcomes.append(Outcome.retry(envelope.target, f"outbox: {exc}", RETRY_AFTER_SECONDS))
+                outcomes.append(Result(Outcome.retry(envelope.target, f"outbox: {exc}")))
                 continue
-            outcomes.append(Outcome.done(envelope.target, envelope.message_id))
+            outcomes.append(Result(Outcome.done(envelope.target, envelope.message_id)))
         return outcomes
 
 

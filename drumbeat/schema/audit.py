@@ -43,10 +43,7 @@ class AuditEntry(relay.Node):
 
     @strawberry.field(description="Who made the change (null: the platform itself).")
     async def member(self, info: Info) -> TeamMember | None:
-        if self.member_id is None:
-            return None
-        row = await info.context.loaders.member.load(self.member_id)
-        return TeamMember.from_row(row) if row else None
+        return await TeamMember.load(info, self.member_id)
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):

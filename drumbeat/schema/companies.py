@@ -44,10 +44,7 @@ class Company(relay.Node):
 
     @strawberry.field
     async def owner(self, info: Info) -> TeamMember | None:
-        if self.owner_id is None:
-            return None
-        row = await info.context.loaders.member.load(self.owner_id)
-        return TeamMember.from_row(row) if row else None
+        return await TeamMember.load(info, self.owner_id)
 
     @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):

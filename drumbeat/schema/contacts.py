@@ -95,10 +95,7 @@ class Contact(relay.Node):
 
     @strawberry.field
     async def owner(self, info: Info) -> TeamMember | None:
-        if self.owner_id is None:
-            return None
-        row = await info.context.loaders.member.load(self.owner_id)
-        return TeamMember.from_row(row) if row else None
+        return await TeamMember.load(info, self.owner_id)
 
     @strawberry.field(description="Sorted tags.")
     async def tags(self, info: Info) -> list[str]:

@@ -53,10 +53,7 @@ class Lead(relay.Node):
 
     @strawberry.field
     async def owner(self, info: Info) -> TeamMember | None:
-        if self.owner_id is None:
-            return None
-        row = await info.context.loaders.member.load(self.owner_id)
-        return TeamMember.from_row(row) if row else None
+        return await TeamMember.load(info, self.owner_id)
 
     @strawberry.field(description="The contact this lead became (CONVERTED leads).")
     async def converted_contact(self, info: Info) -> Contact | None:

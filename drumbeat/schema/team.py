@@ -67,6 +67,14 @@ class TeamMember(relay.Node):
         return [ApiToken.from_row(r) for r in rows]
 
     @classmethod
+    async def load(cls, info: Info, member_id: int | None) -> "TeamMember | None":
+        """The member with ``member_id`` through the request's DataLoader (None for none)."""
+        if member_id is None:
+            return None
+        row = await info.context.loaders.member.load(member_id)
+        return cls.from_row(row) if row else None
+
+    @classmethod
     async def resolve_nodes(cls, *, info: Info, node_ids: Iterable[str], required: bool = False):
         info.context.require_member()
         rows = await info.context.loaders.member.load_many([int(i) for i in node_ids])

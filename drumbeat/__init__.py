@@ -18,12 +18,15 @@ from drumbeat.platform.actions import (
 )
 from drumbeat.platform.plugins.markers import hookimpl
 from drumbeat.platform.templating import TemplateProblem
+from drumbeat.platform.tracking.links import EmailTracking
+from drumbeat.platform.tracking.links import save_links as save_tracked_links
 from drumbeat.platform.validation import is_header_safe
 
 __all__ = [
     "ActionContext",
     "ActionType",
     "CampaignInfo",
+    "EmailTracking",
     "NoConfig",
     "Outcome",
     "Sender",
@@ -33,4 +36,5 @@ __all__ = [
     "TemplateProblem",
     "hookimpl",
     "is_header_safe",
+    "save_tracked_links",
 ]

@@ -20,6 +20,7 @@ from drumbeat.platform.runtime import open_platform
 from drumbeat.schema import build_schema
 from drumbeat.schema.view import DrumbeatGraphQL
 from drumbeat.settings import Settings
+from drumbeat.tracking_routes import tracking_routes
 from drumbeat.worker.service import WorkerService
 
 
@@ -74,6 +75,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/health", health),
+            *tracking_routes(settings),
         ],
         lifespan=lifespan,
     )

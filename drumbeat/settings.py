@@ -29,6 +29,7 @@ class Settings:
     events_url: str = "memory://"
     smtp_url: str = "outbox://./outbox"
     secret_key: str = ""
+    secret_keys: tuple[str, ...] = ()  # kid:secret[:YYYY-MM-DD] (tracking tokens)
     public_url: str = "http://127.0.0.1:8000"
     environment: str = "development"  # development | production
     worker_threads: int = 4
@@ -114,6 +115,7 @@ _FIELDS: dict[str, str] = {
     "max_attempts": "int", "smtp_connections": "int", "db_pool_max": "int", "queue": "str",
     "plugins_allow": "list", "plugins_block": "list", "max_page_size": "int",
     "retry_backoff_seconds": "float", "retry_backoff_max_seconds": "float",
+    "secret_keys": "list",
 }
 
 

@@ -38,6 +38,7 @@ from drumbeat.platform.tables.planning import (
 from drumbeat.platform.tables.segments import DistributionList, ListMember, MemberSource, Segment
 from drumbeat.platform.tables.team import ApiToken, Role, TeamMember
 from drumbeat.platform.tables.templates import Template, TemplateKind
+from drumbeat.platform.tables.tracking import DeliveryEvent, EventType, TrackedLink
 
 ALL_TABLES = (
     TeamMember,
@@ -63,10 +64,13 @@ ALL_TABLES = (
     CampaignCost,
     CampaignOutcome,
     AuditEntry,
+    DeliveryEvent,
+    TrackedLink,
 )
 
 __all__ = [
-    "ALL_TABLES", "ApiToken", "AuditEntry", "Campaign", "CampaignCost", "CampaignOutcome",
+    "ALL_TABLES", "DeliveryEvent", "EventType", "TrackedLink",
+    "ApiToken", "AuditEntry", "Campaign", "CampaignCost", "CampaignOutcome",
     "CampaignRecipient", "CampaignState", "CampaignTag", "Company", "Consent", "Contact",
     "ContactTag", "CostCategory", "Delivery", "DeliveryState", "DispatchStrategy",
     "DistributionList", "Lead", "LeadStatus", "ListMember", "MemberSource", "OutcomeKind",

@@ -59,6 +59,7 @@ class SuppressionReason(str, Enum):
     HARD_BOUNCE = "HARD_BOUNCE"
     COMPLAINT = "COMPLAINT"
     MANUAL = "MANUAL"
+    UNSUBSCRIBED = "UNSUBSCRIBED"  # the recipient used a List-Unsubscribe link
 
 
 class Suppression(Table, tablename="drumbeat_suppression"):

@@ -12,10 +12,12 @@ from drumbeat import (
     ActionContext,
     ActionType,
     CampaignInfo,
+    EmailTracking,
     Outcome,
     Target,
     TemplateProblem,
     is_header_safe,
+    save_tracked_links,
 )
 from drumbeat.plugins.email.message import build_message, message_id_for
 from drumbeat.plugins.email.transport import Envelope, transport_for
@@ -104,7 +106,8 @@ class EmailAction(ActionType):
                     target, f"SUPPRESSED ({reason}): the address is on the suppression list"))
             else:
                 sendable.append(target)
-        rendered, envelopes = await asyncio.to_thread(self._render_all, ctx, sendable)
+        rendered, envelopes, links = await asyncio.to_thread(self._render_all, ctx, sendable)
+        await save_tracked_links(links)  # before sending: a click may come at once
         transport = transport_for(ctx.settings.smtp_url, ctx.settings.smtp_connections)
         results = await transport.send(envelopes)
         recipients = {e.target.delivery_id: e.recipient for e in envelopes}
@@ -118,17 +121,22 @@ class EmailAction(ActionType):
         """Render and build every message (CPU work, run off the event loop)."""
         sources = email_sources(ctx.config, ctx.campaign)
         if sources is None:
-            return [Outcome.failed(t, "nothing to send: no subject or text") for t in batch], []
+            return [Outcome.failed(t, "nothing to send: no subject or text") for t in batch], [], {}
+        tracking = EmailTracking(ctx.settings)
         outcomes: list[Outcome] = []
         envelopes: list[Envelope] = []
+        links: dict[int, list[str]] = {}
         for target in batch:
             try:
-                envelopes.append(self._envelope(ctx, sources, target))
+                envelopes.append(self._envelope(ctx, sources, target, tracking, links))
             except UnsendableError as exc:
                 outcomes.append(Outcome.failed(target, str(exc)))
-        return outcomes, envelopes
+        return outcomes, envelopes, links
 
-    def _envelope(self, ctx: ActionContext, sources: EmailSources, target: Target) -> Envelope:
+    def _envelope(self, ctx: ActionContext, sources: EmailSources, target: Target,
+                  tracking: EmailTracking, links: dict[int, list[str]]) -> Envelope:
+        """The target's message: click-tracked links and an open pixel in the HTML body,
+        List-Unsubscribe headers; its link URLs go into ``links``."""
         context = ctx.render_context(target)
         try:
             subject = ctx.templates.render(sources.subject, context).strip()
@@ -142,11 +150,16 @@ class EmailAction(ActionType):
             raise UnsendableError("no address")
         if not all(is_header_safe(v) for v in (subject, to_name, target.address)):
             raise UnsendableError("unsafe header value (control or line-break characters)")
+        if html is not None:
+            html, urls = tracking.rewrite_html(target.delivery_id, html)
+            if urls:
+                links[target.delivery_id] = urls
         message_id = message_id_for(target.key, ctx.settings)
         try:
             data = build_message(
                 sender=sender, to_name=to_name, to_address=target.address,
                 subject=subject, text=text, html=html, message_id=message_id,
+                unsubscribe_url=tracking.unsubscribe_url(target.delivery_id),
             )
         except (ValueError, UnicodeError) as exc:  # e.g. an address the email package rejects
             raise UnsendableError(f"message: {exc}") from None

@@ -1,0 +1,42 @@
+"""What happens after a message goes out: the event ledger and the tracked links."""
+
+from enum import Enum
+
+from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+from drumbeat.platform.tables.campaigns import Campaign
+from drumbeat.platform.tables.deliveries import Delivery
+
+
+class EventType(str, Enum):
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    OPENED = "OPENED"
+    CLICKED = "CLICKED"
+    REPLIED = "REPLIED"
+    BOUNCED = "BOUNCED"
+    UNSUBSCRIBED = "UNSUBSCRIBED"
+    CONVERTED = "CONVERTED"
+
+
+class DeliveryEvent(Table, tablename="drumbeat_delivery_event"):
+    """One event of one delivery (``delivery`` is empty for a conversion not tied to one)."""
+
+    campaign = ForeignKey(Campaign, null=False, on_delete=OnDelete.cascade)
+    delivery = ForeignKey(Delivery, null=True, on_delete=OnDelete.cascade)
+    type = Varchar(length=20, choices=EventType)
+    detail = Text(default="")  # the clicked URL, a bounce reason, …
+    client_hash = Varchar(length=32, null=True, default=None)  # keyed hash of IP + user agent
+    suspected_bot = Boolean(default=False)
+    created_at = Timestamptz()
+
+
+class TrackedLink(Table, tablename="drumbeat_tracked_link"):
+    """The URL behind link ``idx`` of a delivery's message, stored when it is sent."""
+
+    delivery = ForeignKey(Delivery, null=False, on_delete=OnDelete.cascade)
+    idx = Integer()
+    url = Text()
+    created_at = Timestamptz()

@@ -1,0 +1,1 @@
+"""Tracking: signed tokens, rewritten links, the event ledger and recipients' hits."""

@@ -34,18 +34,34 @@ MUTATIONS: dict[str, tuple[str, Callable[[dict], dict], str]] = {
     "campaignRecipientsAdd": (
         _doc("campaignRecipientsAdd", "campaignId: $id, contactIds: $c", "$id: ID!, $c: [ID!]!"),
         lambda ctx: {"c": ctx["contacts"]}, "PROPOSED"),
+    "campaignRecipientsRemove": (
+        _doc("campaignRecipientsRemove", "campaignId: $id, contactIds: $c", "$id: ID!, $c: [ID!]!"),
+        lambda ctx: {"c": ctx["first"]}, "PROPOSED"),
+    "campaignBudgetSet": (
+        _doc("campaignBudgetSet", 'campaignId: $id, total: "1000.00", currency: "EUR"', "$id: ID!"),
+        lambda ctx: {}, "RUNNING"),
+    "campaignCostAdd": (
+        _doc("campaignCostAdd", 'input: {campaignId: $id, amount: "12.50", category: MEDIA, '
+                                'incurredOn: "2026-11-01"}', "$id: ID!"),
+        lambda ctx: {}, "COMPLETED"),
+    "campaignObjectivesSet": (
+        _doc("campaignObjectivesSet", 'campaignId: $id, input: {leads: 50, roi: "0.5"}', "$id: ID!"),
+        lambda ctx: {}, "PROPOSED"),
 }
 
 
 async def _snapshot(server, campaign: str) -> tuple:
     db, cid = server.platform.db, db_id(campaign)
     row = await server.call(db.fetchrow(
-        "SELECT state, goal, updated_at FROM drumbeat_campaign WHERE id = {}", cid))
+        "SELECT state, goal, updated_at, budget_cents, target_leads FROM drumbeat_campaign"
+        " WHERE id = {}", cid))
+    costs = await server.call(db.fetchval(
+        "SELECT count(*) FROM drumbeat_campaign_cost WHERE campaign = {}", cid))
     audit = await server.call(db.fetchval(
         "SELECT count(*) FROM drumbeat_audit_entry WHERE campaign_id = {}", cid))
     recipients = await server.call(db.fetchval(
         "SELECT count(*) FROM drumbeat_campaign_recipient WHERE campaign = {}", cid))
-    return row, audit, recipients
+    return row, audit, recipients, costs
 
 
 async def _prepare(server, api: GraphQLClient, tag: str, state: str, contacts: list[str]) -> str:
@@ -85,7 +101,7 @@ async def test_only_the_owner_or_an_admin_may(server, actors, mutation):
     owner = actors["owner"]
     tag = unique(mutation)
     contacts = await create_contacts(owner, [{"email": f"{tag}-{i}@example.org"} for i in range(2)])
-    ctx = {"contacts": contacts[1:]}
+    ctx = {"contacts": contacts[1:], "first": contacts[:1]}
     target = await _prepare(server, owner, tag, state, contacts)
     for actor, code in REFUSED.items():
         before = await _snapshot(server, target)

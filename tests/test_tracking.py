@@ -139,7 +139,7 @@ async def _completed(api, campaign: str) -> dict:
 async def _events(server, delivery_id: int) -> list[dict]:
     rows = await server.call(server.platform.db.fetch(
         "SELECT type, detail, suspected_bot, client_hash FROM drumbeat_delivery_event"
-        " WHERE delivery = {} ORDER BY id", delivery_id))
+        " WHERE delivery = {} AND type <> 'SENT' ORDER BY id", delivery_id))
     return [dict(r) for r in rows]
 
 

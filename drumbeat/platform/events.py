@@ -3,7 +3,8 @@
 ``memory://`` works inside one process (thread-safe: workers may publish from their own
 threads); ``redis://`` uses Redis pub/sub so API processes see what worker processes do.
 A subscriber has a bounded queue: when it falls behind, the oldest messages are dropped
-and the next one it reads says how many it missed — a slow client never slows a worker.
+and the next one it reads says how many it missed (a ``{"events": [...]}`` batch counting
+as its events) — a slow client never slows a worker.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ class Subscription:
 
     def _push(self, message: dict) -> None:  # runs on the subscriber's loop
         if len(self._items) >= self._limit:
-            self._items.popleft()
-            self._missed += 1
+            dropped = self._items.popleft()
+            self._missed += len(dropped["events"]) if "events" in dropped else 1
         self._items.append(message)
         self._wakeup.set()
 

@@ -52,7 +52,8 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
         except Exception as exc:  # the whole batch failed: retry it later
             log.exception("action %s failed for chunk %s", step["action_type"], chunk)
             outcomes = [Outcome.retry(t, f"{type(exc).__name__}: {exc}") for t in targets]
-        await ledger.record(db, claim, _complete(targets, outcomes), ledger.Backoff.of(settings))
+        await ledger.record(db, claim, _complete(targets, outcomes), ledger.Backoff.of(settings),
+                            campaign_id=chunk.campaign_id, publish=platform.publish)
     handled = exhausted + len(claim.rows)
     if handled:
         await platform.publish(chunk.campaign_id, {"type": "progress", "step": chunk.step_id})

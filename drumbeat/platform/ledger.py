@@ -6,12 +6,14 @@ database is the source of truth and the broker only carries :class:`Chunk` refer
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import AsyncIterator, Awaitable, Callable, Sequence
 
 from drumbeat.platform.actions import Outcome
 from drumbeat.platform.database import Database
@@ -147,11 +149,14 @@ async def claim(db: Database, chunk: Chunk, lease_seconds: float) -> Claim:
 
 
 async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
-                 backoff: Backoff = Backoff()) -> None:
+                 backoff: Backoff = Backoff(), *, campaign_id: int | None = None,
+                 publish: Publish | None = None) -> None:
     """Write the outcomes of a claim; rows whose claim was lost meanwhile are left alone.
 
     A retried row goes back to pending, held from the reconciler for the outcome's
     ``retry_after`` or else ``backoff.delay(attempt)``; the reconciler enqueues it then.
+    Each row marked done gets a SENT event in the same transaction; once committed they
+    are published in id order as one ``{"type": "events", "events": [...]}`` message.
     """
     finished = utcnow()
     attempts = {row["id"]: row["attempts"] for row in claim.rows}
@@ -167,16 +172,76 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
             due = time.time() + after
             retry.append(((o.error or "retry")[:2000], due, due, o.delivery_id, claim.token))
     guard = "WHERE id = {} AND claim_token = {} AND state = 'claimed'"
-    async with db.transaction():
-        await db.executemany(
-            "UPDATE drumbeat_delivery SET state = 'done', message_id = {}, finished_at = {},"
-            " last_error = NULL, lease_until = NULL, claim_token = NULL " + guard, done)
-        await db.executemany(
-            "UPDATE drumbeat_delivery SET state = 'failed', last_error = {}, finished_at = {},"
-            " lease_until = NULL, claim_token = NULL " + guard, failed)
-        await db.executemany(
-            "UPDATE drumbeat_delivery SET state = 'pending', last_error = {}, lease_until = {},"
-            " retry_at = {}, claim_token = NULL " + guard, retry)
+    async with _event_turn(campaign_id if done else None):
+        async with db.transaction():
+            sent = await _sent_events(db, claim, [d[2] for d in done], campaign_id, finished)
+            await db.executemany(
+                "UPDATE drumbeat_delivery SET state = 'done', message_id = {}, finished_at = {},"
+                " last_error = NULL, lease_until = NULL, claim_token = NULL " + guard, done)
+            await db.executemany(
+                "UPDATE drumbeat_delivery SET state = 'failed', last_error = {}, finished_at = {},"
+                " lease_until = NULL, claim_token = NULL " + guard, failed)
+            await db.executemany(
+                "UPDATE drumbeat_delivery SET state = 'pending', last_error = {}, lease_until = {},"
+                " retry_at = {}, claim_token = NULL " + guard, retry)
+        if sent and publish is not None:
+            await publish(sent[0]["campaignId"], {"type": "events", "events": sent})
+
+
+#: Publishes a message on a campaign's channel (``Platform.publish``).
+Publish = Callable[[int, dict], Awaitable[None]]
+#: The first key of the PostgreSQL advisory lock that orders a campaign's SENT events.
+_EVENT_LOCK = 0x64726d62
+_turns: dict[tuple[int, int], tuple[asyncio.Lock, list[int]]] = {}
+
+
+@asynccontextmanager
+async def _event_turn(campaign_id: int | None) -> AsyncIterator[None]:
+    """Record one chunk of a campaign at a time in this process, so its SENT events are
+    committed and published in id order (nothing to order without a campaign)."""
+    if campaign_id is None:
+        yield
+        return
+    key = (id(asyncio.get_running_loop()), campaign_id)
+    lock, users = _turns.setdefault(key, (asyncio.Lock(), [0]))
+    users[0] += 1
+    try:
+        async with lock:
+            yield
+    finally:
+        users[0] -= 1
+        if not users[0]:
+            del _turns[key]
+
+
+async def _sent_events(db: Database, claim: Claim, ids: list[int], campaign_id: int | None,
+                       at: datetime) -> list[dict]:
+    """Insert a SENT event for each of ``ids`` still held by ``claim`` (locked until commit
+    on PostgreSQL, where an advisory lock also makes the campaign's event ids commit in
+    order); returns their messages in id order."""
+    if not ids:
+        return []
+    lock = ""
+    if db.dialect == "postgres":
+        lock = "FOR UPDATE"
+        if campaign_id is not None:
+            await db.execute("SELECT pg_advisory_xact_lock({}, {})", _EVENT_LOCK, campaign_id)
+    rows = await db.fetch(
+        f"""
+        INSERT INTO drumbeat_delivery_event
+            (campaign, delivery, type, detail, suspected_bot, created_at)
+        SELECT campaign, id, 'SENT', '', {{}}, {_ts(db)} FROM drumbeat_delivery
+        WHERE claim_token = {{}} AND state = 'claimed' AND id IN ({", ".join("{}" for _ in ids)})
+        ORDER BY id {lock}
+        RETURNING id, campaign, delivery
+        """,
+        False, at, claim.token, *ids,
+    )
+    address = {row["id"]: row["address"] for row in claim.rows}
+    return [{"type": "event", "id": r["id"], "event": "SENT",
+             "campaignId": r["campaign"], "deliveryId": r["delivery"],
+             "address": address.get(r["delivery"]), "detail": "", "suspectedBot": False,
+             "at": at.isoformat()} for r in sorted(rows, key=lambda r: r["id"])]
 
 
 async def reclaim_stale(db: Database, hold_seconds: float) -> list[dict]:

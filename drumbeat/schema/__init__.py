@@ -27,6 +27,7 @@ from drumbeat.schema.products import ProductMutations, ProductQueries
 from drumbeat.schema.segments import SegmentMutations, SegmentQueries
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import should_mask_error
+from drumbeat.schema.events import EventSubscriptions
 from drumbeat.schema.lifecycle_mutations import LifecycleMutations
 from drumbeat.schema.progress import ProgressSubscriptions
 from drumbeat.schema.team import TeamMutations, TeamQueries
@@ -58,7 +59,7 @@ Query = merge_types("Query", (NodeQueries, TeamQueries, CampaignQueries, Campaig
 Mutation = merge_types("Mutation", (CampaignMutations, LifecycleMutations, BudgetMutations, TemplateMutations,
                                     ContactMutations, CompanyMutations, LeadMutations, ProductMutations,
                                     ImportMutations, TeamMutations, SegmentMutations, ListMutations))
-Subscription = merge_types("Subscription", (ProgressSubscriptions, BudgetSubscriptions))
+Subscription = merge_types("Subscription", (ProgressSubscriptions, BudgetSubscriptions, EventSubscriptions))
 
 
 def build_schema(production: bool = False) -> strawberry.Schema:

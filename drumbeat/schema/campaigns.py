@@ -22,6 +22,7 @@ from drumbeat.schema.audience_fields import CampaignAudienceFields
 from drumbeat.schema.audit import AuditEntry
 from drumbeat.schema.budget import CampaignMoneyFields
 from drumbeat.schema.context import Info
+from drumbeat.schema.metrics import CampaignMetricsFields
 from drumbeat.schema.pagination import keyset_connection
 from drumbeat.schema.team import TeamMember
 from drumbeat.schema.templates import CampaignTemplateFields
@@ -79,7 +80,8 @@ class WorkflowStep:
 
 
 @strawberry.type
-class Campaign(CampaignMoneyFields, CampaignTemplateFields, CampaignAudienceFields, relay.Node):
+class Campaign(CampaignMoneyFields, CampaignTemplateFields, CampaignAudienceFields,
+               CampaignMetricsFields, relay.Node):
     id: relay.NodeID[int]
     name: str
     goal: str

@@ -22,6 +22,7 @@ from drumbeat.schema.audience_fields import CampaignAudienceFields
 from drumbeat.schema.audit import AuditEntry
 from drumbeat.schema.budget import CampaignMoneyFields
 from drumbeat.schema.context import Info
+from drumbeat.schema.ids import id_of
 from drumbeat.schema.metrics import CampaignMetricsFields
 from drumbeat.schema.pagination import keyset_connection
 from drumbeat.schema.team import TeamMember
@@ -158,8 +159,8 @@ class CampaignQueries:
     @strawberry.field
     async def campaign(self, info: Info, id: relay.GlobalID) -> Campaign | None:
         info.context.require_member()
-        if id.type_name != "Campaign" or not id.node_id.isdigit():
+        if (cid := id_of(id, "Campaign")) is None:
             return None
-        row = await CampaignTable.select().where(CampaignTable.id == int(id.node_id)).first()
+        row = await CampaignTable.select().where(CampaignTable.id == cid).first()
         return Campaign.from_row(row) if row else None
 

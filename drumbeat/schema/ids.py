@@ -28,3 +28,11 @@ def _decode(problems: Problems, value: relay.GlobalID, type_name: str, *field: s
         return -1
     return int(value.node_id)
 
+
+
+def id_of(value: relay.GlobalID, type_name: str) -> int | None:
+    """The database id behind a global id of ``type_name``; ``None`` for another type or a
+    malformed id — a query by id then answers null, as for an id that does not exist."""
+    if value.type_name != type_name or not value.node_id.isdigit():
+        return None
+    return int(value.node_id)

@@ -18,7 +18,7 @@ from drumbeat.platform.tables import MemberSource
 from drumbeat.schema.contacts import Contact
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import UserError, payload
-from drumbeat.schema.ids import node_id
+from drumbeat.schema.ids import id_of, node_id
 from drumbeat.schema.pagination import (
     connection, decode_cursor, encode_cursor, keyset_connection, page_window,
 )
@@ -157,9 +157,9 @@ class ListQueries:
     @strawberry.field(name="list")
     async def list_(self, info: Info, id: relay.GlobalID) -> DistributionList | None:
         info.context.require_member()
-        if id.type_name != "DistributionList" or not id.node_id.isdigit():
+        if (list_id := id_of(id, "DistributionList")) is None:
             return None
-        row = await service.get_list(int(id.node_id))
+        row = await service.get_list(list_id)
         return DistributionList.from_row(row) if row else None
 
     @strawberry.field(description="Distribution lists, newest first.")

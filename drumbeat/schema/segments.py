@@ -19,7 +19,7 @@ from drumbeat.platform.tables import Segment as SegmentTable
 from drumbeat.schema.contacts import Contact
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import UserError, payload
-from drumbeat.schema.ids import node_id
+from drumbeat.schema.ids import id_of, node_id
 from drumbeat.schema.pagination import keyset_connection
 from drumbeat.schema.segment_filter import SegmentFilter, filter_for_api, filter_json
 from drumbeat.schema.team import TeamMember
@@ -134,9 +134,9 @@ class SegmentQueries:
     @strawberry.field
     async def segment(self, info: Info, id: relay.GlobalID) -> Segment | None:
         info.context.require_member()
-        if id.type_name != "Segment" or not id.node_id.isdigit():
+        if (segment_id := id_of(id, "Segment")) is None:
             return None
-        row = await service.get_segment(int(id.node_id))
+        row = await service.get_segment(segment_id)
         return Segment.from_row(row) if row else None
 
     @strawberry.field(description="Segments, newest first.")

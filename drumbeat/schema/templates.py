@@ -16,7 +16,7 @@ from drumbeat.platform.tables import Template as TemplateTable
 from drumbeat.platform.tables import TemplateKind as TemplateKindEnum
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import UserError, payload, user_errors
-from drumbeat.schema.ids import node_id
+from drumbeat.schema.ids import id_of, node_id
 from drumbeat.schema.pagination import keyset_connection
 from drumbeat.schema.team import TeamMember
 
@@ -133,9 +133,9 @@ class TemplateQueries:
     @strawberry.field
     async def template(self, info: Info, id: relay.GlobalID) -> Template | None:
         info.context.require_member()
-        if id.type_name != "Template" or not id.node_id.isdigit():
+        if (template_id := id_of(id, "Template")) is None:
             return None
-        row = await service.get_template(info.context.member, int(id.node_id))
+        row = await service.get_template(info.context.member, template_id)
         return Template.from_row(row) if row else None
 
     @strawberry.field(description="Templates, newest first, optionally of one kind.")

@@ -41,7 +41,7 @@ from drumbeat.platform.migrate import migrate
 from drumbeat.platform.runtime import open_platform
 from drumbeat.platform.tables import Role
 from drumbeat.platform.team import create_member, issue_token
-from drumbeat.plugins.email.message import build_message
+from drumbeat.platform.mail.message import build_message
 from drumbeat.settings import Settings
 
 SINK_PORT, API_PORT = 2526, 8765
@@ -109,7 +109,7 @@ async def prepare(url: str, n: int) -> str:
         await conn.close()
     platform = await open_platform(Settings(database_url=url, secret_key="bench-" * 8))
     try:
-        await migrate()
+        await migrate(platform.plugins.piccolo_apps)
         member = await create_member("admin@bench.example", "Bench", Role.ADMIN)
         rows = [(f"First{i}", f"Last{i}", f"person{i}@bench.example", f"+385 1 {i:07d}", "HR",
                  "Zagreb", date(1980, 1, 1), "hr", "GRANTED") for i in range(n)]

@@ -89,7 +89,7 @@ async def run(url: str, n: int) -> None:
                         secret_key="bench-secret-key-" * 4)
     platform = await open_platform(settings)
     try:
-        await migrate()
+        await migrate(platform.plugins.piccolo_apps)
         member = await create_member("bench@bench.example", "Bench", Role.ADMIN)
         text, rows = generate(n)
         raw = await baseline(platform, rows)

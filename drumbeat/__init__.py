@@ -11,11 +11,16 @@ from drumbeat.platform.actions import (
     CampaignInfo,
     NoConfig,
     Outcome,
+    Persist,
     Sender,
     SuppressionList,
     Target,
     TemplateContent,
 )
+from drumbeat.platform.database import Database
+from drumbeat.platform.mail.message import build_message, message_id_for
+from drumbeat.platform.mail.transport import Envelope, SendResult, transport_for
+from drumbeat.platform.plugins.contributions import GraphQLContribution
 from drumbeat.platform.plugins.markers import hookimpl
 from drumbeat.platform.templating import TemplateProblem
 from drumbeat.platform.tracking.links import EmailTracking
@@ -26,15 +31,23 @@ __all__ = [
     "ActionContext",
     "ActionType",
     "CampaignInfo",
+    "Database",
     "EmailTracking",
+    "Envelope",
+    "GraphQLContribution",
     "NoConfig",
     "Outcome",
+    "Persist",
+    "SendResult",
     "Sender",
     "SuppressionList",
     "Target",
     "TemplateContent",
     "TemplateProblem",
+    "build_message",
     "hookimpl",
     "is_header_safe",
+    "message_id_for",
     "save_tracked_links",
+    "transport_for",
 ]

@@ -17,6 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from drumbeat.platform.migrate import migrate
 from drumbeat.platform.runtime import open_platform
+from drumbeat.platform.plugins import build_plugins
 from drumbeat.schema import build_schema
 from drumbeat.schema.view import DrumbeatGraphQL
 from drumbeat.settings import Settings
@@ -50,19 +51,20 @@ def create_app(
         auto_migrate = settings.database_kind == "sqlite"
     if run_worker is None:
         run_worker = settings.embedded_worker
+    plugins = build_plugins(settings.plugins_allow, settings.plugins_block, extra_plugins)
     graphql = DrumbeatGraphQL(
-        build_schema(production=settings.production),
+        build_schema(production=settings.production, plugins=plugins),
         graphql_ide=None if settings.production else "graphiql",
         keep_alive=True,
     )
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
-        platform = await open_platform(settings, extra_plugins)
+        platform = await open_platform(settings, plugins=plugins)
         worker = WorkerService(platform, consume=run_worker)
         try:
             if auto_migrate:
-                await migrate()
+                await migrate(plugins.piccolo_apps)
             await worker.start()
             app.state.platform = platform
             yield

@@ -94,17 +94,9 @@ def worker(log_level: str = typer.Option("info", help="Log level.")) -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database tables."""
-    from drumbeat.platform.database import connect
-    from drumbeat.platform.migrate import migrate as run_migrations
+    from drumbeat.platform.migrate import migrate_database
 
-    async def main() -> None:
-        db = await connect(_settings())
-        try:
-            await run_migrations()
-        finally:
-            await db.stop()
-
-    asyncio.run(main())
+    asyncio.run(migrate_database(_settings()))
 
 
 @app.command()
@@ -114,7 +106,7 @@ def demo() -> None:
     from drumbeat.platform.migrate import migrate as run_migrations
 
     async def work(platform):
-        await run_migrations()
+        await run_migrations(platform.plugins.piccolo_apps)
         return await load_demo(platform)
 
     result = _with_platform(_settings(), work)

@@ -85,14 +85,9 @@ async def _recreate_postgres(url: str) -> None:
 
 
 async def _migrate(settings: Settings) -> None:
-    from drumbeat.platform.database import connect
-    from drumbeat.platform.migrate import migrate
+    from drumbeat.platform.migrate import migrate_database
 
-    db = await connect(settings)
-    try:
-        await migrate()
-    finally:
-        await db.stop()
+    await migrate_database(settings)
 
 
 async def _drop_postgres(url: str) -> None:

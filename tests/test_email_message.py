@@ -13,7 +13,7 @@ from email.utils import formataddr, formatdate
 import pytest
 
 from drumbeat import Sender
-from drumbeat.plugins.email.message import build_message
+from drumbeat.platform.mail.message import build_message
 
 SENDER = Sender("Drumbeat News", "news@example.com")
 UNSUBSCRIBE = "https://drumbeat.example/u/" + "t0k3n" * 12

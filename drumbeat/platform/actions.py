@@ -8,7 +8,7 @@ worker claims a chunk of deliveries, builds one :class:`Target` per delivery and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Awaitable, Callable, ClassVar, Iterable, Mapping, Protocol, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,6 +46,9 @@ class CampaignInfo:
     state: str = "RUNNING"
     sender_strategy: str = "OWNER"  # CREATOR | OWNER | CONTACT_OWNER
     template: TemplateContent | None = None
+    #: The campaign's ``sendEmails``: off, actions make their documents and tasks but
+    #: send no email (the ``email`` action's deliveries are skipped at launch).
+    send_emails: bool = True
 
     def context(self, sender: Sender | None = None) -> dict[str, Any]:
         """The template variables about the campaign: ``campaign`` and ``sender``."""
@@ -73,6 +76,11 @@ class Target:
     sender: Sender | None = None
 
 
+#: A plugin's writes for one delivery, awaited with the platform's ``Database`` inside the
+#: transaction that marks the delivery done (see :meth:`Outcome.done`).
+Persist = Callable[[Any], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class Outcome:
     delivery_id: int
@@ -80,10 +88,16 @@ class Outcome:
     message_id: str | None = None
     error: str | None = None
     retry_after: float | None = None  # seconds, for status == "retry"
+    persist: Persist | None = None
 
     @classmethod
-    def done(cls, target: Target, message_id: str | None = None) -> "Outcome":
-        return cls(target.delivery_id, "done", message_id=message_id)
+    def done(cls, target: Target, message_id: str | None = None,
+             persist: Persist | None = None) -> "Outcome":
+        """The target was handled. ``persist(db)`` — e.g. inserting the document the
+        action made — runs in the same transaction that marks the delivery done, and only
+        when this worker still holds the delivery: a document exists exactly when its
+        delivery is done, once, however often a chunk message is delivered."""
+        return cls(target.delivery_id, "done", message_id=message_id, persist=persist)
 
     @classmethod
     def failed(cls, target: Target, error: str) -> "Outcome":
@@ -139,6 +153,10 @@ class ActionType:
     #: True when every target must have an address (targets without one are skipped
     #: with ``NO_ADDRESS_FOR_STRATEGY`` at launch).
     needs_address: ClassVar[bool] = False
+    #: True when the action does nothing but email: with the campaign's ``sendEmails``
+    #: off its deliveries are skipped at launch with ``SEND_EMAILS_OFF``. (Actions that
+    #: also make documents or tasks read ``ctx.campaign.send_emails`` instead.)
+    email_only: ClassVar[bool] = False
 
     def parse_config(self, raw: Mapping[str, Any]) -> BaseModel:
         """Validate a step's config (raises ``pydantic.ValidationError``)."""

@@ -21,7 +21,7 @@ async def load_campaign_info(platform_or_db: Any, campaign_id: int) -> CampaignI
     db = getattr(platform_or_db, "db", platform_or_db)
     row = await db.fetchrow(
         """
-        SELECT c.id, c.name, c.state, c.sender_strategy,
+        SELECT c.id, c.name, c.state, c.sender_strategy, c.send_emails,
                o.name AS owner_name, o.email AS owner_email,
                m.name AS creator_name, m.email AS creator_email,
                t.kind AS template_kind, t.subject AS template_subject,
@@ -49,7 +49,8 @@ async def load_campaign_info(platform_or_db: Any, campaign_id: int) -> CampaignI
                                    text=row["template_text"] or "", html=row["template_html"] or "")
     return CampaignInfo(id=row["id"], name=row["name"], owner=owner, sender=sender,
                         state=row["state"], template=template,
-                        sender_strategy=row["sender_strategy"])
+                        sender_strategy=row["sender_strategy"],
+                        send_emails=bool(row["send_emails"]))
 
 
 async def check_launch(platform: Any, problems: Problems, campaign_id: int,

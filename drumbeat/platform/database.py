@@ -165,22 +165,24 @@ class Database:
                 await conn.close()
 
 
-def bind_tables(engine: Engine) -> None:
-    """Point every Drumbeat table (and Piccolo's migration table) at ``engine``."""
+def bind_tables(engine: Engine, extra: Iterable[type] = ()) -> None:
+    """Point every Drumbeat table, the plugins' (``extra``) and Piccolo's migration table
+    at ``engine``."""
     from piccolo.apps.migrations.tables import Migration
 
     from drumbeat.platform import piccolo_conf
     from drumbeat.platform.tables import ALL_TABLES
 
-    for table in (*ALL_TABLES, Migration):
+    for table in (*ALL_TABLES, *extra, Migration):
         table._meta.db = engine
     piccolo_conf.DB = engine
 
 
-async def connect(settings: Settings) -> Database:
-    """Build the engine for ``settings``, bind the tables and start it."""
+async def connect(settings: Settings, extra_tables: Iterable[type] = ()) -> Database:
+    """Build the engine for ``settings``, bind the tables (the core's and ``extra_tables``,
+    the plugins') and start it."""
     engine = make_engine(settings)
-    bind_tables(engine)
+    bind_tables(engine, extra_tables)
     database = Database(engine, settings)
     await database.start()
     return database

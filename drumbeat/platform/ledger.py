@@ -160,10 +160,11 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
     """
     finished = utcnow()
     attempts = {row["id"]: row["attempts"] for row in claim.rows}
-    done, failed, retry = [], [], []
+    done, persisted, failed, retry = [], [], [], []
     for o in outcomes:
         if o.status == "done":
-            done.append((o.message_id, finished, o.delivery_id, claim.token))
+            row = (o.message_id, finished, o.delivery_id, claim.token)
+            (persisted if o.persist else done).append((row, o.persist) if o.persist else row)
         elif o.status == "failed":
             failed.append(((o.error or "failed")[:2000], finished, o.delivery_id, claim.token))
         else:
@@ -172,12 +173,17 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
             due = time.time() + after
             retry.append(((o.error or "retry")[:2000], due, due, o.delivery_id, claim.token))
     guard = "WHERE id = {} AND claim_token = {} AND state = 'claimed'"
-    async with _event_turn(campaign_id if done else None):
+    async with _event_turn(campaign_id if done or persisted else None):
         async with db.transaction():
-            sent = await _sent_events(db, claim, [d[2] for d in done], campaign_id, finished)
-            await db.executemany(
-                "UPDATE drumbeat_delivery SET state = 'done', message_id = {}, finished_at = {},"
-                " last_error = NULL, lease_until = NULL, claim_token = NULL " + guard, done)
+            sent = await _sent_events(db, claim, [d[2] for d in done] +
+                                      [p[0][2] for p in persisted], campaign_id, finished)
+            mark_done = ("UPDATE drumbeat_delivery SET state = 'done', message_id = {},"
+                         " finished_at = {}, last_error = NULL, lease_until = NULL,"
+                         " claim_token = NULL " + guard)
+            await db.executemany(mark_done, done)
+            for row, persist in persisted:  # only for rows this claim still holds
+                if await db.fetch(mark_done + " RETURNING id", *row):
+                    await persist(db)
             await db.executemany(
                 "UPDATE drumbeat_delivery SET state = 'failed', last_error = {}, finished_at = {},"
                 " lease_until = NULL, claim_token = NULL " + guard, failed)

@@ -9,6 +9,7 @@ resume (from ``PAUSED``); ``COMPLETED`` only by itself, once every delivery is f
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from drumbeat.platform import audit, ledger
 from drumbeat.platform.audience import resolve_audience
@@ -17,7 +18,9 @@ from drumbeat.platform.campaigns import complete_finished, get_campaign, require
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
 from drumbeat.platform.permissions import require_campaign_editor
 from drumbeat.platform.runtime import Platform
-from drumbeat.platform.tables import Campaign, CampaignRecipient, CampaignState, WorkflowAction
+from drumbeat.platform.tables import (
+    Campaign, CampaignRecipient, CampaignState, SkipReason, WorkflowAction,
+)
 from drumbeat.platform.team import Member, now
 
 log = logging.getLogger(__name__)
@@ -102,11 +105,15 @@ async def _start(platform: Platform, member: Member | None, campaign: dict) -> d
         await _move(campaign_id, S.READY, S.RUNNING, launched_at=now())
         resolved: dict[bool, list] = {}  # the audience, by whether the action needs addresses
         for step in steps:
-            needs_address = platform.plugins.action_type(step["action_type"]).needs_address
+            action_type = platform.plugins.action_type(step["action_type"])
+            needs_address = action_type.needs_address
             if needs_address not in resolved:
                 resolved[needs_address] = await resolve_audience(platform.db, campaign,
                                                                  needs_address)
-            await ledger.snapshot(platform.db, campaign_id, step["id"], resolved[needs_address],
+            rows = resolved[needs_address]
+            if action_type.email_only and not campaign["send_emails"]:
+                rows = emails_off(rows)
+            await ledger.snapshot(platform.db, campaign_id, step["id"], rows,
                                   settings.redeliver_after_seconds)
             chunks += await ledger.pending_chunks(platform.db, campaign_id, step["id"],
                                                   settings.chunk_size)
@@ -195,3 +202,10 @@ async def launch_due(platform: Platform) -> list[int]:
                     audit.Change("state", S.READY, S.IN_PREPARATION),
                     audit.Change("problems", None, [p.message for p in exc.problems])])
     return launched
+
+
+def emails_off(rows: list) -> list:
+    """The rows of an email-only step of a campaign with ``sendEmails`` off: all skipped
+    (those excluded for another reason keep it)."""
+    return [row if row.skip_reason else replace(row, skip_reason=SkipReason.SEND_EMAILS_OFF.value)
+            for row in rows]

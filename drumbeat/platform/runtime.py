@@ -53,9 +53,13 @@ class Platform:
         await self.db.stop()
 
 
-async def open_platform(settings: Settings, extra_plugins: Iterable[object] = ()) -> Platform:
-    plugins = build_plugins(settings.plugins_allow, settings.plugins_block, extra_plugins)
-    db = await connect(settings)
+async def open_platform(settings: Settings, extra_plugins: Iterable[object] = (),
+                        plugins: Plugins | None = None) -> Platform:
+    """Every service of a process; ``plugins`` when they are built already (the app builds
+    them first, for its schema), else from the settings and ``extra_plugins``."""
+    if plugins is None:
+        plugins = build_plugins(settings.plugins_allow, settings.plugins_block, extra_plugins)
+    db = await connect(settings, plugins.tables())
     return Platform(
         settings=settings,
         db=db,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Annotated
+from typing import Annotated, Sequence
 
 import strawberry
 from strawberry import relay
@@ -12,7 +12,10 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.cast import cast as strawberry_cast
 
+from drumbeat.platform.plugins import Plugins, build_plugins
+from drumbeat.platform.plugins.contributions import GraphQLContribution
 from drumbeat.schema.action_types import ActionTypeQueries
+from drumbeat.settings import Settings
 from drumbeat.schema.budget import BudgetMutations
 from drumbeat.schema.budget_alerts import BudgetSubscriptions
 from drumbeat.schema.campaign_list import CampaignListQueries
@@ -53,21 +56,35 @@ class NodeQueries:
         return None if node is None else strawberry_cast(node_type, node)
 
 
-Query = merge_types("Query", (NodeQueries, TeamQueries, CampaignQueries, CampaignListQueries,
-                              ContactQueries, CompanyQueries, LeadQueries, ProductQueries, ExportQueries,
-                              ActionTypeQueries, TemplateQueries, SegmentQueries, ListQueries))
-Mutation = merge_types("Mutation", (CampaignMutations, LifecycleMutations, BudgetMutations, TemplateMutations,
-                                    ContactMutations, CompanyMutations, LeadMutations, ProductMutations,
-                                    ImportMutations, TeamMutations, SegmentMutations, ListMutations))
-Subscription = merge_types("Subscription", (ProgressSubscriptions, BudgetSubscriptions, EventSubscriptions))
+CORE_QUERIES = (NodeQueries, TeamQueries, CampaignQueries, CampaignListQueries, ContactQueries,
+                CompanyQueries, LeadQueries, ProductQueries, ExportQueries, ActionTypeQueries,
+                TemplateQueries, SegmentQueries, ListQueries)
+CORE_MUTATIONS = (CampaignMutations, LifecycleMutations, BudgetMutations, TemplateMutations,
+                  ContactMutations, CompanyMutations, LeadMutations, ProductMutations,
+                  ImportMutations, TeamMutations, SegmentMutations, ListMutations)
+CORE_SUBSCRIPTIONS = (ProgressSubscriptions, BudgetSubscriptions, EventSubscriptions)
 
 
-def build_schema(production: bool = False) -> strawberry.Schema:
-    """The schema; in production graphql-core's "did you mean …" field suggestions are off."""
+def _root(name: str, core: tuple[type, ...], contributions: Sequence[GraphQLContribution]) -> type:
+    """The root type ``name``: the core's fields, then each plugin's (never two of a name)."""
+    parts = list(core) + [getattr(c, name.lower()) for c in contributions
+                          if getattr(c, name.lower()) is not None]
+    return merge_types(name, tuple(parts))
+
+
+def build_schema(production: bool = False, plugins: Plugins | None = None) -> strawberry.Schema:
+    """The schema: the core's root fields and those the plugins contribute (the plugins of
+    the settings when none are given). In production graphql-core's "did you mean …" field
+    suggestions are off."""
+    if plugins is None:
+        settings = Settings.from_env()
+        plugins = build_plugins(settings.plugins_allow, settings.plugins_block)
+    contributions = plugins.graphql
     return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
+        query=_root("Query", CORE_QUERIES, contributions),
+        mutation=_root("Mutation", CORE_MUTATIONS, contributions),
+        subscription=_root("Subscription", CORE_SUBSCRIPTIONS, contributions),
+        types=[t for c in contributions for t in c.types],
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

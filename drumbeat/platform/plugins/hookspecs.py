@@ -20,3 +20,17 @@ def drumbeat_action_types() -> list:
 @hookspec
 def drumbeat_template_filters() -> dict[str, Callable]:
     """Return Jinja filters (name → function) available to every template."""
+
+
+@hookspec
+def drumbeat_graphql() -> list:
+    """Return :class:`drumbeat.GraphQLContribution` objects: Strawberry types whose fields
+    are merged into ``Query``, ``Mutation`` and ``Subscription``."""
+
+
+@hookspec
+def drumbeat_piccolo_apps() -> list[str]:
+    """Return the dotted paths of this plugin's Piccolo app modules (each with an
+    ``APP_CONFIG``): its tables and the migrations that create them. ``drumbeat migrate``
+    applies them after the core's (declare ``migration_dependencies`` on
+    ``drumbeat.platform.piccolo_app`` when a table refers to a core one)."""

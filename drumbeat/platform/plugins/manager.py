@@ -9,12 +9,14 @@ refuses two action types with the same key.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import importlib
 from importlib.metadata import entry_points
 from typing import Callable, Iterable
 
 import pluggy
 
 from drumbeat.platform.actions import ActionType
+from drumbeat.platform.plugins.contributions import GraphQLContribution
 from drumbeat.platform.plugins import hookspecs
 from drumbeat.platform.plugins.markers import ENTRY_POINT_GROUP, PROJECT
 
@@ -37,6 +39,15 @@ class Plugins:
     action_type_plugins: dict[str, str]  # action type key → plugin name
     template_filters: dict[str, Callable] = field(default_factory=dict)
     infos: list[PluginInfo] = field(default_factory=list)
+    #: GraphQL contributions (``drumbeat.GraphQLContribution``), in registration order.
+    graphql: list[GraphQLContribution] = field(default_factory=list)
+    #: Dotted paths of the plugins' Piccolo app modules (their tables and migrations).
+    piccolo_apps: list[str] = field(default_factory=list)
+
+    def tables(self) -> list[type]:
+        """The Piccolo table classes of the plugins' apps."""
+        return [table for path in self.piccolo_apps
+                for table in importlib.import_module(path).APP_CONFIG.table_classes]
 
     def action_type(self, key: str) -> ActionType:
         try:
@@ -90,6 +101,21 @@ def _collect(manager: pluggy.PluginManager) -> Plugins:
                     f"template filter {filter_name!r} is registered twice ({impl.plugin_name})"
                 )
             plugins.template_filters[filter_name] = function
+    for impl in reversed(manager.hook.drumbeat_graphql.get_hookimpls()):
+        for contribution in impl.function() or []:
+            if not isinstance(contribution, GraphQLContribution):
+                raise PluginError(f"plugin {impl.plugin_name!r} returned {contribution!r} from "
+                                  "drumbeat_graphql, not a GraphQLContribution")
+            plugins.graphql.append(contribution)
+    for impl in reversed(manager.hook.drumbeat_piccolo_apps.get_hookimpls()):
+        for path in impl.function() or []:
+            try:
+                importlib.import_module(path).APP_CONFIG
+            except (ImportError, AttributeError) as exc:
+                raise PluginError(f"plugin {impl.plugin_name!r}: {path!r} is not a Piccolo app "
+                                  f"module with an APP_CONFIG ({exc})") from exc
+            if path not in plugins.piccolo_apps:
+                plugins.piccolo_apps.append(path)
     for name, plugin in manager.list_name_plugin():
         if plugin is None:  # blocked by the allow/block lists
             continue

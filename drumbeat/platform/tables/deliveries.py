@@ -34,6 +34,7 @@ class SkipReason(str, Enum):
     NO_ADDRESS_FOR_STRATEGY = "NO_ADDRESS_FOR_STRATEGY"
     SUPPRESSED = "SUPPRESSED"
     CANCELLED = "CANCELLED"  # the campaign was cancelled before this delivery ran
+    SEND_EMAILS_OFF = "SEND_EMAILS_OFF"  # an email-only action of a campaign with sendEmails off
 
 
 class Delivery(Table, tablename="drumbeat_delivery"):

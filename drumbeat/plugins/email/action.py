@@ -13,14 +13,16 @@ from drumbeat import (
     ActionType,
     CampaignInfo,
     EmailTracking,
+    Envelope,
     Outcome,
     Target,
     TemplateProblem,
+    build_message,
     is_header_safe,
+    message_id_for,
     save_tracked_links,
+    transport_for,
 )
-from drumbeat.plugins.email.message import build_message, message_id_for
-from drumbeat.plugins.email.transport import Envelope, transport_for
 
 
 class EmailConfig(BaseModel):

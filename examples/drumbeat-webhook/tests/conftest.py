@@ -42,14 +42,9 @@ async def _postgres(url: str, create: bool) -> None:
 
 
 async def _migrate(settings: Settings) -> None:
-    from drumbeat.platform.database import connect
-    from drumbeat.platform.migrate import migrate
+    from drumbeat.platform.migrate import migrate_database
 
-    db = await connect(settings)
-    try:
-        await migrate()
-    finally:
-        await db.stop()
+    await migrate_database(settings)
 
 
 @pytest.fixture(scope="session")

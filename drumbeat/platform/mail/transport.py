@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from drumbeat import Outcome, Target
+from drumbeat.platform.actions import Outcome, Target
 
 #: RCPT replies meaning the mailbox does not exist or will never accept mail.
 HARD_BOUNCE_CODES = frozenset({550, 551, 553})
@@ -34,7 +34,7 @@ class Envelope:
 
 
 @dataclass(frozen=True)
-class Result:
+class SendResult:
     """A delivery's outcome; ``hard_bounce`` when the server refused its mailbox."""
 
     outcome: Outcome
@@ -51,7 +51,7 @@ class SmtpTransport:
         self.password = unquote(parts.password) if parts.password else None
         self.connections = connections
 
-    async def send(self, envelopes: Sequence[Envelope]) -> list[Result]:
+    async def send(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
         if not envelopes:
             return []
         lanes = [list(envelopes[i::self.connections]) for i in range(self.connections)]
@@ -64,8 +64,8 @@ class SmtpTransport:
             username=self.username, password=self.password, timeout=30,
         )
 
-    async def _send_lane(self, envelopes: list[Envelope]) -> list[Result]:
-        outcomes: list[Result] = []
+    async def _send_lane(self, envelopes: list[Envelope]) -> list[SendResult]:
+        outcomes: list[SendResult] = []
         client: aiosmtplib.SMTP | None = None
         try:
             for envelope in envelopes:
@@ -75,7 +75,7 @@ class SmtpTransport:
                         await client.connect()
                     except (aiosmtplib.SMTPException, OSError) as exc:
                         client = None
-                        outcomes.append(Result(Outcome.retry(envelope.target, f"SMTP connect: {exc}")))
+                        outcomes.append(SendResult(Outcome.retry(envelope.target, f"SMTP connect: {exc}")))
                         continue
                 outcome, usable = await self._send_one(client, envelope)
                 outcomes.append(outcome)
@@ -90,7 +90,7 @@ class SmtpTransport:
                     client.close()
         return outcomes
 
-    async def _send_one(self, client: aiosmtplib.SMTP, envelope: Envelope) -> tuple[Result, bool]:
+    async def _send_one(self, client: aiosmtplib.SMTP, envelope: Envelope) -> tuple[SendResult, bool]:
         """Send one message; returns its result and whether the session is still usable."""
         target = envelope.target
         try:
@@ -105,17 +105,17 @@ class SmtpTransport:
             await _reset(client)
             return _by_code(target, exc.code, f"{exc.code} {exc.message}"), True
         except (aiosmtplib.SMTPException, OSError) as exc:  # lost connection, timeout
-            return Result(Outcome.retry(target, f"SMTP: {type(exc).__name__}: {exc}")), False
+            return SendResult(Outcome.retry(target, f"SMTP: {type(exc).__name__}: {exc}")), False
         if errors:
             code, message = next(iter(errors.values()))
             return _by_code(target, code, f"RCPT {code} {message}", on_rcpt=True), True
-        return Result(Outcome.done(target, envelope.message_id)), True
+        return SendResult(Outcome.done(target, envelope.message_id)), True
 
 
-def _by_code(target: Target, code: int, reason: str, on_rcpt: bool = False) -> Result:
+def _by_code(target: Target, code: int, reason: str, on_rcpt: bool = False) -> SendResult:
     if 400 <= code < 500:
-        return Result(Outcome.retry(target, f"SMTP {reason}"))
-    return Result(Outcome.failed(target, f"SMTP {reason}"),
+        return SendResult(Outcome.retry(target, f"SMTP {reason}"))
+    return SendResult(Outcome.failed(target, f"SMTP {reason}"),
                   hard_bounce=on_rcpt and code in HARD_BOUNCE_CODES)
 
 
@@ -132,10 +132,10 @@ class OutboxTransport:
     def __init__(self, folder: str):
         self.folder = Path(folder)
 
-    async def send(self, envelopes: Sequence[Envelope]) -> list[Result]:
+    async def send(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
         return await asyncio.to_thread(self._write_all, envelopes)
 
-    def _write_all(self, envelopes: Sequence[Envelope]) -> list[Result]:
+    def _write_all(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
         self.folder.mkdir(parents=True, exist_ok=True)
         outcomes = []
         for envelope in envelopes:
@@ -146,9 +146,9 @@ class OutboxTransport:
                 tmp.write_bytes(envelope.data)
                 os.replace(tmp, path)
             except OSError as exc:
-                outcomes.append(Result(Outcome.retry(envelope.target, f"outbox: {exc}")))
+                outcomes.append(SendResult(Outcome.retry(envelope.target, f"outbox: {exc}")))
                 continue
-            outcomes.append(Result(Outcome.done(envelope.target, envelope.message_id)))
+            outcomes.append(SendResult(Outcome.done(envelope.target, envelope.message_id)))
         return outcomes
 
 

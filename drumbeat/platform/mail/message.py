@@ -15,7 +15,7 @@ from email.header import Header
 from email.utils import formataddr, formatdate
 from urllib.parse import urlsplit
 
-from drumbeat import Sender
+from drumbeat.platform.actions import Sender
 
 MAX_LINE = 78  # RFC 5322's recommended line length (998 is the hard limit)
 CRLF = b"\r\n"

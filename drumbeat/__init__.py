@@ -17,6 +17,7 @@ from drumbeat.platform.actions import (
     Target,
     TemplateContent,
 )
+from drumbeat.platform import migration_kit
 from drumbeat.platform.database import Database
 from drumbeat.platform.mail.message import build_message, message_id_for
 from drumbeat.platform.mail.transport import Envelope, SendResult, transport_for
@@ -48,6 +49,7 @@ __all__ = [
     "hookimpl",
     "is_header_safe",
     "message_id_for",
+    "migration_kit",
     "save_tracked_links",
     "transport_for",
 ]

@@ -27,7 +27,7 @@ MAX_TAG_CHARS = 50
 TEXT_LIMITS = {"goal": 2_000, "description": 20_000, "results": 20_000}
 #: Fields that shape the execution: fixed once the audience is snapshotted at launch.
 PREPARATION_ONLY = ("sender_strategy", "dispatch_strategy", "template", "send_emails",
-                    "scheduled_start", "action")
+                    "require_consent", "scheduled_start", "action")
 #: What may still change once a campaign is over.
 AFTER_THE_END = ("description", "results", "tags")
 PREPARING = (CampaignState.PROPOSED, CampaignState.IN_PREPARATION, CampaignState.READY)
@@ -64,8 +64,9 @@ async def check_fields(platform: Platform, problems: Problems, fields: Mapping[s
     if "template_id" in fields:
         await require_template_for_campaign(problems, fields["template_id"], *prefix, "templateId")
         values["template"] = fields["template_id"]
-    if fields.get("send_emails") is not None:
-        values["send_emails"] = bool(fields["send_emails"])
+    for flag in ("send_emails", "require_consent"):
+        if fields.get(flag) is not None:
+            values[flag] = bool(fields[flag])
     if "scheduled_start" in fields:
         values["scheduled_start"] = _check_schedule(problems, fields["scheduled_start"], *prefix)
     if fields.get("tags") is not None:

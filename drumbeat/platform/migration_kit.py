@@ -1,5 +1,6 @@
 """Small helpers that keep Drumbeat's hand-written Piccolo migrations short.
 
+Plugins use it too, as ``from drumbeat import migration_kit``.
 A migration declares each table as Piccolo columns, frozen in the migration file itself
 (never imported from ``drumbeat.platform.tables``, which keeps evolving).
 """

@@ -12,7 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types.cast import cast as strawberry_cast
 
-from drumbeat.platform.plugins import Plugins, build_plugins
+from drumbeat.platform.plugins import PluginError, Plugins, build_plugins
 from drumbeat.platform.plugins.contributions import GraphQLContribution
 from drumbeat.schema.action_types import ActionTypeQueries
 from drumbeat.settings import Settings
@@ -65,10 +65,22 @@ CORE_MUTATIONS = (CampaignMutations, LifecycleMutations, BudgetMutations, Templa
 CORE_SUBSCRIPTIONS = (ProgressSubscriptions, BudgetSubscriptions, EventSubscriptions)
 
 
-def _root(name: str, core: tuple[type, ...], contributions: Sequence[GraphQLContribution]) -> type:
-    """The root type ``name``: the core's fields, then each plugin's (never two of a name)."""
-    parts = list(core) + [getattr(c, name.lower()) for c in contributions
-                          if getattr(c, name.lower()) is not None]
+def _root(name: str, core: tuple[type, ...],
+          contributions: Sequence[tuple[str, GraphQLContribution]]) -> type:
+    """The root type ``name``: the core's fields, then each plugin's. A plugin may not
+    redefine a field (Strawberry's merge would only warn and let the last one win)."""
+    owners = {f.name: "the core" for part in core for f in part.__strawberry_definition__.fields}
+    parts = list(core)
+    for plugin_name, contribution in contributions:
+        part = getattr(contribution, name.lower())
+        if part is None:
+            continue
+        for f in part.__strawberry_definition__.fields:
+            if f.name in owners:
+                raise PluginError(f"plugin {plugin_name!r} defines {name}.{f.name}, "
+                                  f"which {owners[f.name]} already defines")
+            owners[f.name] = f"plugin {plugin_name!r}"
+        parts.append(part)
     return merge_types(name, tuple(parts))
 
 
@@ -84,7 +96,7 @@ def build_schema(production: bool = False, plugins: Plugins | None = None) -> st
         query=_root("Query", CORE_QUERIES, contributions),
         mutation=_root("Mutation", CORE_MUTATIONS, contributions),
         subscription=_root("Subscription", CORE_SUBSCRIPTIONS, contributions),
-        types=[t for c in contributions for t in c.types],
+        types=[t for _, c in contributions for t in c.types],
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

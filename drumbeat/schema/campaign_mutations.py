@@ -38,6 +38,8 @@ class CampaignCreateInput:
     dispatch_strategy: DispatchStrategy | None = None
     template_id: relay.GlobalID | None = None
     send_emails: bool | None = None
+    require_consent: bool | None = strawberry.field(
+        default=None, description="Only contacts whose consent is GRANTED are addressed.")
     scheduled_start: datetime | None = strawberry.field(
         default=None, description="A READY campaign launches by itself at this time.")
     tags: list[str] | None = None
@@ -54,6 +56,7 @@ class CampaignUpdateInput:
     dispatch_strategy: DispatchStrategy | None = strawberry.UNSET
     template_id: relay.GlobalID | None = strawberry.UNSET
     send_emails: bool | None = strawberry.UNSET
+    require_consent: bool | None = strawberry.UNSET
     scheduled_start: datetime | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
     action: ActionInput | None = strawberry.field(
@@ -92,7 +95,8 @@ def _fields(input: CampaignCreateInput | CampaignUpdateInput) -> dict:
     """The given fields of an input, ids decoded (UNSET ones left out)."""
     fields = {}
     for name in ("name", "goal", "description", "results", "sender_strategy",
-                 "dispatch_strategy", "send_emails", "scheduled_start", "tags"):
+                 "dispatch_strategy", "send_emails", "require_consent", "scheduled_start",
+                 "tags"):
         value = getattr(input, name, strawberry.UNSET)
         if value is not strawberry.UNSET:
             fields[name] = value

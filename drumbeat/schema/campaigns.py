@@ -93,6 +93,8 @@ class Campaign(CampaignMoneyFields, CampaignTemplateFields, CampaignAudienceFiel
     dispatch_strategy: DispatchStrategy
     send_emails: bool = strawberry.field(
         description="Off: actions create their documents and activities without emailing them.")
+    require_consent: bool = strawberry.field(
+        description="Only contacts whose consent is GRANTED are addressed (NO_CONSENT skips).")
     scheduled_start: datetime | None
     created_at: datetime
     updated_at: datetime
@@ -107,7 +109,9 @@ class Campaign(CampaignMoneyFields, CampaignTemplateFields, CampaignAudienceFiel
                    state=CampaignStateEnum(row["state"]),
                    sender_strategy=SenderStrategyEnum(row["sender_strategy"]),
                    dispatch_strategy=DispatchStrategyEnum(row["dispatch_strategy"]),
-                   send_emails=bool(row["send_emails"]), scheduled_start=row["scheduled_start"],
+                   send_emails=bool(row["send_emails"]),
+                   require_consent=bool(row["require_consent"]),
+                   scheduled_start=row["scheduled_start"],
                    created_at=row["created_at"], updated_at=row["updated_at"],
                    launched_at=row["launched_at"], completed_at=row["completed_at"], row=row)
 

@@ -39,8 +39,8 @@ class Plugins:
     action_type_plugins: dict[str, str]  # action type key → plugin name
     template_filters: dict[str, Callable] = field(default_factory=dict)
     infos: list[PluginInfo] = field(default_factory=list)
-    #: GraphQL contributions (``drumbeat.GraphQLContribution``), in registration order.
-    graphql: list[GraphQLContribution] = field(default_factory=list)
+    #: (plugin name, ``drumbeat.GraphQLContribution``), in registration order.
+    graphql: list[tuple[str, GraphQLContribution]] = field(default_factory=list)
     #: Dotted paths of the plugins' Piccolo app modules (their tables and migrations).
     piccolo_apps: list[str] = field(default_factory=list)
 
@@ -106,7 +106,7 @@ def _collect(manager: pluggy.PluginManager) -> Plugins:
             if not isinstance(contribution, GraphQLContribution):
                 raise PluginError(f"plugin {impl.plugin_name!r} returned {contribution!r} from "
                                   "drumbeat_graphql, not a GraphQLContribution")
-            plugins.graphql.append(contribution)
+            plugins.graphql.append((impl.plugin_name, contribution))
     for impl in reversed(manager.hook.drumbeat_piccolo_apps.get_hookimpls()):
         for path in impl.function() or []:
             try:

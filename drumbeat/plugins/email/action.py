@@ -69,6 +69,7 @@ class EmailAction(ActionType):
     Config = EmailConfig
     recipient_kinds = ("contact", "company")
     needs_address = True
+    email_only = True  # with the campaign's sendEmails off, its deliveries are skipped
 
     def check_config(self, config: EmailConfig, templates) -> list[tuple[tuple[str, ...], str]]:
         problems = []

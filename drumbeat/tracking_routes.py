@@ -1,6 +1,7 @@
 """Recipient-facing routes: ``/t/o/{token}`` (open pixel), ``/t/c/{token}`` (click
 redirect to the stored URL only) and ``/u/{token}`` (GET: a confirmation page that changes
-nothing; POST: RFC 8058 one-click unsubscribe). A bad token is a 404, never more."""
+nothing; POST: RFC 8058 one-click unsubscribe). A bad token is a 404, never more.
+And the mail provider's: ``POST /webhooks/inbound`` (signed; see ``tracking.inbound``)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from email.policy import HTTP
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
+)
 from starlette.routing import Route
 
 from drumbeat.platform.tables.tracking import EventType
-from drumbeat.platform.tracking import hits
+from drumbeat.platform.tracking import hits, inbound
 from drumbeat.platform.tracking.events import client_hash
 from drumbeat.platform.tracking.tokens import keyring_for
 
@@ -109,6 +112,23 @@ async def _one_click(request: Request) -> bool:
     return "One-Click" in values
 
 
+async def inbound_webhook(request: Request) -> Response:
+    """A reply, bounce, delivery or complaint from the mail provider (HMAC-signed)."""
+    platform = request.app.state.platform
+    keyring = keyring_for(platform.settings)
+    body = b""
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > inbound.MAX_BODY_BYTES:
+                raise inbound.InboundError(413, "the body is too large")
+        inbound.verify(keyring, request.headers.get("drumbeat-signature"), body)
+        status = await inbound.handle(platform, keyring, inbound.parse(body))
+    except inbound.InboundError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+    return JSONResponse({"status": status})
+
+
 def _page(title: str, content: str) -> str:
     return (f"<!doctype html><html><head><meta charset=utf-8><title>{title}</title>"
             '<meta name="viewport" content="width=device-width"></head>'
@@ -123,4 +143,5 @@ def tracking_routes(settings) -> list[Route]:
         Route("/t/o/{token}", track_open, methods=["GET"]),
         Route("/t/c/{token}", track_click, methods=["GET"]),
         Route("/u/{token}", unsubscribe, methods=["GET", "POST"]),
+        Route("/webhooks/inbound", inbound_webhook, methods=["POST"]),
     ]

@@ -30,6 +30,11 @@ class EmailTracking:
     def unsubscribe_url(self, delivery_id: int) -> str:
         return f"{self.base}/u/{self.keyring.sign('unsubscribe', delivery_id)}"
 
+    def webhook_token(self, delivery_id: int) -> str:
+        """Names the delivery in inbound webhooks (e.g. in a VERP bounce address), for
+        providers that cannot report the Message-ID."""
+        return self.keyring.sign("webhook", delivery_id)
+
     def open_url(self, delivery_id: int) -> str:
         return f"{self.base}/t/o/{self.keyring.sign('open', delivery_id)}"
 

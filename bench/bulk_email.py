@@ -6,7 +6,7 @@ campaign is created, filled, moved to READY and launched through the GraphQL API
 timed from the launch until it is COMPLETED. The baseline, in the same run, is aiosmtplib
 with the same number of connections (smtp_connections × worker_threads × workers) sending
 pre-built messages of the same size to the same sink. It also times the MIME builder
-against ``EmailMessage``.
+against ``EmailMessage``, and prints the machine's load average before and after.
 
     .venv/bin/python bench/bulk_email.py --recipients 20000 \\
         --database postgresql://postgres@127.0.0.1:5432/drumbeat_bench --broker redis://127.0.0.1:6379/0
@@ -154,15 +154,32 @@ def end_to_end(url: str, token: str, n: int) -> float:
         started = time.perf_counter()
         gql(api, """mutation($id: ID!) { campaignLaunch(id: $id) { campaign { state }
             errors { message } } }""", {"id": campaign})
+        progress = [(time.perf_counter() - started, 0)]  # (seconds since launch, done)
         while True:
             row = gql(api, """query($id: ID!) { campaign(id: $id) { state
                 counters { total done failed skipped } } }""", {"id": campaign})["campaign"]
+            progress.append((time.perf_counter() - started, row["counters"]["done"]))
             if row["state"] == "COMPLETED":
                 took = time.perf_counter() - started
                 counters = row["counters"]
                 assert counters["done"] == n, counters
+                TIMELINE.extend(progress)
                 return took
             time.sleep(0.2)
+
+
+#: The last run's progress: the launch mutation's duration, then (seconds, done) polls.
+TIMELINE: list[tuple[float, int]] = []
+
+
+def phases(n: int) -> str:
+    """When the launch returned and when 10 %, 50 %, 90 % of the messages were done."""
+    marks = [f"launch returned {TIMELINE[0][0]:.1f} s"]
+    for share in (0.1, 0.5, 0.9):
+        at = next((t for t, done in TIMELINE if done >= share * n), None)
+        if at is not None:
+            marks.append(f"{share:.0%} done {at:.1f} s")
+    return ", ".join(marks)
 
 
 async def contact_ids(url: str) -> list[str]:
@@ -197,6 +214,7 @@ def main() -> None:
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/drumbeat_bench")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunk-size", type=int, default=200, help="DRUMBEAT_CHUNK_SIZE")
     args = parser.parse_args()
     sink = shutil.which("smtp-sink") or next(
         (p for p in ("/usr/sbin/smtp-sink",) if os.path.exists(p)), None)
@@ -212,8 +230,10 @@ def main() -> None:
     env = {**os.environ, "DRUMBEAT_DATABASE_URL": url, "DRUMBEAT_BROKER_URL": args.broker,
            "DRUMBEAT_EVENTS_URL": args.broker, "DRUMBEAT_SMTP_URL": f"smtp://127.0.0.1:{SINK_PORT}",
            "DRUMBEAT_SECRET_KEY": "bench-" * 8, "DRUMBEAT_QUEUE": f"bench{uuid.uuid4().hex[:8]}",
-           "DRUMBEAT_SMTP_CONNECTIONS": str(CONNECTIONS), "DRUMBEAT_WORKER_THREADS": str(THREADS)}
+           "DRUMBEAT_SMTP_CONNECTIONS": str(CONNECTIONS), "DRUMBEAT_WORKER_THREADS": str(THREADS),
+           "DRUMBEAT_CHUNK_SIZE": str(args.chunk_size)}
     drumbeat = [sys.executable, "-m", "drumbeat"]
+    load_before = load_average()
     processes = [subprocess.Popen([sink, "-u", "nobody", f"127.0.0.1:{SINK_PORT}", "1024"])]
     try:
         processes.append(subprocess.Popen([*drumbeat, "serve", "--port", str(API_PORT),
@@ -230,9 +250,16 @@ def main() -> None:
         asyncio.run(drop(url))
     print(f"database: postgres, broker: {args.broker}, {n} recipients, {args.workers} workers × "
           f"{THREADS} threads × {CONNECTIONS} SMTP connections = {connections}")
-    print(f"end to end (launch → COMPLETED): {n / took:>8,.0f} msg/s ({took:.1f} s)")
+    print(f"end to end (launch → COMPLETED): {n / took:>8,.0f} msg/s ({took:.1f} s; {phases(n)})")
     print(f"baseline (aiosmtplib, {connections} connections): {n / raw:>8,.0f} msg/s ({raw:.1f} s)")
     print(f"ratio end-to-end/baseline: {raw / took:.2f}")
+    print(f"load average (1, 5, 15 min): {load_before} before, {load_average()} after "
+          f"({os.cpu_count()} CPUs)")
+
+
+def load_average() -> str:
+    """The machine's load (other work on it slows both rates unevenly)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from drumbeat.platform.actions import (
     TemplateContent,
 )
 from drumbeat.platform import migration_kit
+from drumbeat.platform.conversions import record_conversion
 from drumbeat.platform.database import Database
 from drumbeat.platform.mail.message import build_message, message_id_for
 from drumbeat.platform.mail.transport import Envelope, SendResult, transport_for
@@ -50,6 +51,7 @@ __all__ = [
     "is_header_safe",
     "message_id_for",
     "migration_kit",
+    "record_conversion",
     "save_tracked_links",
     "transport_for",
 ]

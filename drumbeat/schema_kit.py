@@ -17,6 +17,7 @@ from drumbeat.platform.permissions import (
 )
 from drumbeat.platform.tables.team import Role
 from drumbeat.platform.team import Member
+from drumbeat.schema.campaigns import Campaign
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import UserError, payload, user_errors
 from drumbeat.schema.ids import id_of, node_id, node_ids
@@ -30,6 +31,7 @@ from drumbeat.schema.pagination import (
 from drumbeat.schema.team import TeamMember
 
 __all__ = [
+    "Campaign",
     "DomainError",
     "ErrorCode",
     "Info",

@@ -40,7 +40,11 @@ class Settings:
     max_attempts: int = 5
     retry_backoff_seconds: float = 30.0  # first retry delay; doubles up to retry_backoff_max_seconds
     retry_backoff_max_seconds: float = 3600.0
-    smtp_connections: int = 2
+    smtp_connections: int = 2  # SMTP sessions one batch uses (pooled, per process)
+    smtp_rate: float = 0.0  # messages per second per SMTP server, all processes; 0 = no limit
+    smtp_max_connections: int = 0  # open SMTP sessions per server, all processes; 0 = no limit
+    smtp_idle_seconds: float = 30.0  # a pooled SMTP session idle this long is closed
+    smtp_max_wait_seconds: float = 30.0  # a batch waits this long at most for a rate turn/slot
     db_pool_max: int = 10
     queue: str = "drumbeat"  # broker queue / Redis namespace: one per deployment
     plugins_allow: tuple[str, ...] = ()
@@ -102,9 +106,13 @@ class Settings:
             if getattr(self, name) < 1:
                 _fail(name, "must be at least 1")
         for name in ("lease_seconds", "redeliver_after_seconds", "reconcile_interval_seconds",
-                     "retry_backoff_seconds", "retry_backoff_max_seconds"):
+                     "retry_backoff_seconds", "retry_backoff_max_seconds",
+                     "smtp_idle_seconds", "smtp_max_wait_seconds"):
             if getattr(self, name) <= 0:
                 _fail(name, "must be greater than 0")
+        for name in ("smtp_rate", "smtp_max_connections"):
+            if getattr(self, name) < 0:
+                _fail(name, "must be 0 (no limit) or more")
 
 
 _FIELDS: dict[str, str] = {
@@ -116,6 +124,8 @@ _FIELDS: dict[str, str] = {
     "plugins_allow": "list", "plugins_block": "list", "max_page_size": "int",
     "retry_backoff_seconds": "float", "retry_backoff_max_seconds": "float",
     "secret_keys": "list",
+    "smtp_rate": "float", "smtp_max_connections": "int", "smtp_idle_seconds": "float",
+    "smtp_max_wait_seconds": "float",
 }
 
 

@@ -275,3 +275,11 @@ async def test_permissions_every_role_edits_only_admins_delete(server, admin_api
     assert (await admin_api.data(CONTACT_DELETE, {"id": contact["id"]}))["contactDelete"]["errors"] == []
     lead_delete = "mutation($id: ID!) { leadDelete(id: $id) { deletedId errors { code } } }"
     assert (await admin_api.data(lead_delete, {"id": lead["id"]}))["leadDelete"]["errors"] == []
+
+
+async def test_a_company_vat_id_is_plain_text_not_a_global_id(server, admin_api):
+    query = COMPANY_CREATE.replace("size country", "size country vatId")
+    data = await admin_api.data(query, {"input": {"name": f"VAT {unique('vat')}",
+                                                  "vatId": "HR12345678901"}})
+    assert data["companyCreate"]["errors"] == []
+    assert data["companyCreate"]["company"]["vatId"] == "HR12345678901"

@@ -30,7 +30,9 @@ HTML = ('<html><body><p>Hi {{ contact.first_name }}, see <a href="https://shop.e
         "our shop</a>, <a class='b' href='http://blog.example/post'>the blog</a>, "
         '<a href="mailto:sales@example.org">mail us</a> and <a href="#top">top</a>.</p>'
         "</body></html>")
-EMAIL = {"subject": "Hello {{ contact.first_name }}", "text": "Hi {{ contact.first_name }}",
+EMAIL = {"subject": "Hello {{ contact.first_name }}",
+         "text": "Hi {{ contact.first_name }}, see https://shop.example/a?x=1&y=2.\n"
+                 "Stop these emails: {{ unsubscribe_url }}",
          "html": HTML}
 ALPHABET = string.ascii_letters + string.digits + "-_.=+/%~ "
 
@@ -117,6 +119,25 @@ def test_html_links_are_rewritten_and_the_pixel_goes_before_body_end():
         assert (claims.delivery_id, claims.link_index) == (9, index)
 
 
+def test_text_urls_are_rewritten_sharing_indexes_and_sparing_own_urls():
+    tracking = EmailTracking(Settings(secret_key="s" * 40, public_url="https://t.example/"))
+    urls = ["https://shop.example/a"]
+    text = tracking.rewrite_text(
+        4, "Shop: https://shop.example/a. Wiki (https://w.example/A_(b)), "
+           "again https://shop.example/a, new http://blog.example/p?q=1! "
+           "Mine: https://t.example/u/xyz and ftp://files.example/x", urls)
+    assert urls == ["https://shop.example/a", "https://w.example/A_(b)",
+                    "http://blog.example/p?q=1"]
+    keyring = keyring_for(Settings(secret_key="s" * 40))
+    tracked = [w.rstrip(".,!)") for w in text.split() if w.startswith(("https://t.example/t/c/",
+                                                                       "(https://t.example/t/c/"))]
+    indexes = [keyring.verify(u.lstrip("(").rsplit("/", 1)[1], "click").link_index
+               for u in tracked]
+    assert indexes == [0, 1, 0, 2]
+    assert "https://t.example/u/xyz" in text and "ftp://files.example/x" in text
+    assert text.startswith("Shop: https://t.example/t/c/") and "), again" in text
+
+
 async def _run(api, addresses: list[str], config=EMAIL) -> str:
     people = [{"email": a, "firstName": f"P{i}", "lastName": "T"} for i, a in enumerate(addresses)]
     campaign = await create_campaign(api, unique("Tracked"), config)
@@ -169,7 +190,10 @@ async def test_sent_email_carries_headers_tracked_links_and_pixel(server, smtp_s
     assert len(clicks) == 2 and "shop.example" not in html and "mailto:sales@" in html
     pixel = html.split('<img src="')[1].split('"')[0]
     assert "/t/o/" in pixel and html.index(pixel) < html.index("</body>")
-    assert "/t/" not in message.body_text()  # the text body is left as written
+    # The text body's URL shares the HTML link's index; its unsubscribe link is not rewritten.
+    text = message.body_text()
+    assert "shop.example" not in text and f"see {clicks[0]}." in text.replace("&amp;", "&")
+    assert f"Stop these emails: {unsubscribe[1:-1]}" in text
 
     # Long after sending, from a browser: a person (not a suspected bot).
     await server.call(server.platform.db.execute(

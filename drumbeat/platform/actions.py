@@ -74,6 +74,10 @@ class Target:
     data: Mapping[str, Any] = field(default_factory=dict)
     #: This target's sender when the campaign sends as each contact's owner; else ``None``.
     sender: Sender | None = None
+    #: A test send (``campaignTestSend``): nothing is recorded (``delivery_id`` is 0, no
+    #: ledger row, ``persist`` never runs); actions must only send — no tracking, no
+    #: documents or tasks.
+    test: bool = False
 
 
 #: A plugin's writes for one delivery, awaited with the platform's ``Database`` inside the
@@ -131,6 +135,12 @@ class ActionContext:
     templates: Any  # drumbeat.platform.templating.TemplateRenderer
     #: The suppression list (``None`` outside a worker, e.g. in a plugin's unit tests).
     suppression: SuppressionList | None = None
+    #: ``await publish(channel, message)`` on the event bus (e.g. ``member:<id>``), for
+    #: :meth:`ActionType.after_record` (``None`` outside a worker).
+    publish: Callable[[str, dict], Awaitable[None]] | None = None
+    #: The platform's ``drumbeat.Database`` (``None`` outside a worker), for an action that
+    #: must write before it sends (e.g. an invoice numbered before it is emailed).
+    db: Any = None
 
     def sender_for(self, target: Target) -> Sender:
         """Who ``target``'s message comes from (and whom its replies reach)."""
@@ -157,6 +167,9 @@ class ActionType:
     #: off its deliveries are skipped at launch with ``SEND_EMAILS_OFF``. (Actions that
     #: also make documents or tasks read ``ctx.campaign.send_emails`` instead.)
     email_only: ClassVar[bool] = False
+    #: What each executed target produces, as a dry run reports it (e.g. "email",
+    #: "call task", "invoice").
+    produces: ClassVar[str] = "action"
 
     def parse_config(self, raw: Mapping[str, Any]) -> BaseModel:
         """Validate a step's config (raises ``pydantic.ValidationError``)."""
@@ -172,12 +185,23 @@ class ActionType:
         Called at launch: ``[(field_path, message)]``, empty when it can."""
         return []
 
+    def render_sample(self, ctx: ActionContext, target: Target) -> Mapping[str, str] | None:
+        """What this action would make for ``target``, rendered for a dry run (e.g. an
+        email's subject and text) — no side effects. ``None``: nothing to show. May raise
+        ``TemplateProblem``."""
+        return None
+
     @classmethod
     def config_schema(cls) -> dict:
         return cls.Config.model_json_schema()
 
     async def execute(self, ctx: ActionContext, batch: Sequence[Target]) -> Sequence[Outcome]:
         raise NotImplementedError
+
+    async def after_record(self, ctx: ActionContext, done: Sequence[Target]) -> None:
+        """Called once a batch's outcomes are committed, with its targets marked done —
+        e.g. to announce the documents or tasks made (they are readable now). An error
+        here is logged; it never changes an outcome."""
 
     async def close(self) -> None:
         """Release process-wide resources (called when the process stops)."""

@@ -26,11 +26,11 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
     """Execute what is still claimable in ``chunk``; returns how many rows it handled."""
     db = platform.db
     step = await db.fetchrow(
-        "SELECT action_type, config, campaign FROM drumbeat_workflow_action WHERE id = {}",
+        "SELECT action_type, config, campaign, adhoc FROM drumbeat_workflow_action WHERE id = {}",
         chunk.step_id,
     )
     campaign = await load_campaign_info(platform, step["campaign"]) if step else None
-    if campaign is None or campaign.state != CampaignState.RUNNING.value:
+    if campaign is None or not _runs(campaign.state, bool(step["adhoc"])):
         return 0  # deleted, or not running (the reconciler resumes it when it runs again)
     settings = platform.settings
     exhausted = await ledger.fail_exhausted(db, chunk, settings.max_attempts)
@@ -45,6 +45,8 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
             settings=settings,
             templates=platform.templates,
             suppression=Suppressions(db),
+            db=db,
+            publish=platform.events.publish,
         )
         targets = await _targets(platform, chunk, campaign, claim.rows)
         try:
@@ -54,11 +56,32 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
             outcomes = [Outcome.retry(t, f"{type(exc).__name__}: {exc}") for t in targets]
         await ledger.record(db, claim, _complete(targets, outcomes), ledger.Backoff.of(settings),
                             campaign_id=chunk.campaign_id, publish=platform.publish)
+        await _after_record(action_type, ctx, targets, outcomes)
     handled = exhausted + len(claim.rows)
     if handled:
         await platform.publish(chunk.campaign_id, {"type": "progress", "step": chunk.step_id})
         await complete_finished(platform, chunk.campaign_id)
     return handled
+
+
+def _runs(state: str, adhoc: bool) -> bool:
+    """A step runs while its campaign is RUNNING; an ad-hoc send's in any state but
+    CANCELLED (the same rule as ``ledger.claim``)."""
+    return state == CampaignState.RUNNING.value or (
+        adhoc and state != CampaignState.CANCELLED.value)
+
+
+async def _after_record(action_type, ctx: ActionContext, targets: Sequence[Target],
+                        outcomes: list[Outcome]) -> None:
+    """Let the action type follow up on what was committed (see ``after_record``)."""
+    done_ids = {o.delivery_id for o in outcomes if o.status == "done"}
+    done = [t for t in targets if t.delivery_id in done_ids]
+    if not done:
+        return
+    try:
+        await action_type.after_record(ctx, done)
+    except Exception:  # advisory: the outcomes are committed
+        log.exception("after_record of %s failed", action_type.key)
 
 
 def _complete(targets: Sequence[Target], outcomes: list[Outcome]) -> list[Outcome]:

@@ -10,7 +10,7 @@ import asyncio
 import random
 import secrets
 import time
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import AsyncIterator, Awaitable, Callable, Sequence
@@ -23,6 +23,12 @@ from drumbeat.platform.dispatch import TargetRow
 #: is due, and claimed ones whose worker's lease expired.
 CLAIMABLE = ("((state = 'pending' AND COALESCE(retry_at, 0) <= {}) "
              "OR (state = 'claimed' AND lease_until < {}))")
+
+
+#: Whether campaign ``c``'s step ``{}`` may run now: the campaign is RUNNING, or the step
+#: is an ad-hoc send and the campaign is not CANCELLED.
+RUNS = ("(c.state = 'RUNNING' OR (c.state <> 'CANCELLED' AND EXISTS ("
+        "SELECT 1 FROM drumbeat_workflow_action a WHERE a.id = {} AND a.adhoc)))")
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,8 @@ async def fail_exhausted(db: Database, chunk: Chunk, max_attempts: int) -> int:
 
 async def claim(db: Database, chunk: Chunk, lease_seconds: float) -> Claim:
     """Atomically claim the claimable rows of ``chunk`` under a fresh lease and token —
-    none while the campaign is not RUNNING (paused or cancelled meanwhile)."""
+    none while the campaign is not RUNNING (paused or cancelled meanwhile), except for an
+    ad-hoc step (``campaignSendNow``), which runs in any state but CANCELLED."""
     token = secrets.token_hex(16)
     now = time.time()
     lock = "FOR UPDATE SKIP LOCKED" if db.dialect == "postgres" else ""
@@ -138,11 +145,11 @@ async def claim(db: Database, chunk: Chunk, lease_seconds: float) -> Claim:
             WHERE step = {{}} AND id BETWEEN {{}} AND {{}} AND {CLAIMABLE}
             {lock}
         ) AND {CLAIMABLE}
-          AND EXISTS (SELECT 1 FROM drumbeat_campaign c WHERE c.id = {{}} AND c.state = 'RUNNING')
+          AND EXISTS (SELECT 1 FROM drumbeat_campaign c WHERE c.id = {{}} AND {RUNS})
         RETURNING id, recipient, target_kind, target_id, address, attempts
         """,
         token, now + lease_seconds, chunk.step_id, chunk.first_id, chunk.last_id, now, now,
-        now, now, chunk.campaign_id,
+        now, now, chunk.campaign_id, chunk.step_id,
     )
     rows.sort(key=lambda r: r["id"])
     return Claim(token, rows)
@@ -173,16 +180,15 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
             due = time.time() + after
             retry.append(((o.error or "retry")[:2000], due, due, o.delivery_id, claim.token))
     guard = "WHERE id = {} AND claim_token = {} AND state = 'claimed'"
-    async with _event_turn(campaign_id if done or persisted else None):
+    async with AsyncExitStack() as turn:
         async with db.transaction():
-            sent = await _sent_events(db, claim, [d[2] for d in done] +
-                                      [p[0][2] for p in persisted], campaign_id, finished)
+            marked = await _mark_done(db, claim, done, finished)
             mark_done = ("UPDATE drumbeat_delivery SET state = 'done', message_id = {},"
                          " finished_at = {}, last_error = NULL, lease_until = NULL,"
                          " claim_token = NULL " + guard)
-            await db.executemany(mark_done, done)
             for row, persist in persisted:  # only for rows this claim still holds
                 if await db.fetch(mark_done + " RETURNING id", *row):
+                    marked.append(row[2])
                     await persist(db)
             await db.executemany(
                 "UPDATE drumbeat_delivery SET state = 'failed', last_error = {}, finished_at = {},"
@@ -190,8 +196,35 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
             await db.executemany(
                 "UPDATE drumbeat_delivery SET state = 'pending', last_error = {}, lease_until = {},"
                 " retry_at = {}, claim_token = NULL " + guard, retry)
+            sent: list[dict] = []
+            if marked:
+                # Last in the transaction, so the campaign's turn (in this process) and its
+                # lock (across processes) are held only while its events are written,
+                # committed and published.
+                await turn.enter_async_context(_event_turn(campaign_id))
+                sent = await _sent_events(db, claim, sorted(marked), campaign_id, finished)
         if sent and publish is not None:
             await publish(sent[0]["campaignId"], {"type": "events", "events": sent})
+
+
+async def _mark_done(db: Database, claim: Claim, done: list[tuple], finished: datetime
+                     ) -> list[int]:
+    """Mark ``done`` rows (message_id, finished, id, token) still held by ``claim`` done,
+    in one statement; returns their ids."""
+    if not done:
+        return []
+    cases = " ".join("WHEN {} THEN {}" for _ in done)
+    rows = await db.fetch(
+        f"""
+        UPDATE drumbeat_delivery
+        SET state = 'done', message_id = CASE id {cases} END, finished_at = {{}},
+            last_error = NULL, lease_until = NULL, claim_token = NULL
+        WHERE claim_token = {{}} AND state = 'claimed' AND id IN ({", ".join("{}" for _ in done)})
+        RETURNING id
+        """,
+        *(v for d in done for v in (d[2], d[0])), finished, claim.token, *(d[2] for d in done),
+    )
+    return [r["id"] for r in rows]
 
 
 #: Publishes a message on a campaign's channel (``Platform.publish``).
@@ -222,26 +255,23 @@ async def _event_turn(campaign_id: int | None) -> AsyncIterator[None]:
 
 async def _sent_events(db: Database, claim: Claim, ids: list[int], campaign_id: int | None,
                        at: datetime) -> list[dict]:
-    """Insert a SENT event for each of ``ids`` still held by ``claim`` (locked until commit
-    on PostgreSQL, where an advisory lock also makes the campaign's event ids commit in
-    order); returns their messages in id order."""
+    """Insert a SENT event for each of ``ids`` (rows this transaction just marked done, so
+    locked until commit); returns their messages in id order. On PostgreSQL an advisory
+    lock, held until commit, makes the campaign's event ids commit in order."""
     if not ids:
         return []
-    lock = ""
-    if db.dialect == "postgres":
-        lock = "FOR UPDATE"
-        if campaign_id is not None:
-            await db.execute("SELECT pg_advisory_xact_lock({}, {})", _EVENT_LOCK, campaign_id)
+    if db.dialect == "postgres" and campaign_id is not None:
+        await db.execute("SELECT pg_advisory_xact_lock({}, {})", _EVENT_LOCK, campaign_id)
     rows = await db.fetch(
         f"""
         INSERT INTO drumbeat_delivery_event
             (campaign, delivery, type, detail, suspected_bot, created_at)
         SELECT campaign, id, 'SENT', '', {{}}, {_ts(db)} FROM drumbeat_delivery
-        WHERE claim_token = {{}} AND state = 'claimed' AND id IN ({", ".join("{}" for _ in ids)})
-        ORDER BY id {lock}
+        WHERE id IN ({", ".join("{}" for _ in ids)})
+        ORDER BY id
         RETURNING id, campaign, delivery
         """,
-        False, at, claim.token, *ids,
+        False, at, *ids,
     )
     address = {row["id"]: row["address"] for row in claim.rows}
     return [{"type": "event", "id": r["id"], "event": "SENT",
@@ -263,7 +293,10 @@ async def reclaim_stale(db: Database, hold_seconds: float) -> list[dict]:
         UPDATE drumbeat_delivery
         SET state = 'pending', claim_token = NULL, lease_until = {}
         WHERE state IN ('pending', 'claimed') AND lease_until < {}
-          AND campaign IN (SELECT id FROM drumbeat_campaign WHERE state = 'RUNNING')
+          AND (campaign IN (SELECT id FROM drumbeat_campaign WHERE state = 'RUNNING')
+               OR step IN (SELECT a.id FROM drumbeat_workflow_action a
+                           JOIN drumbeat_campaign c ON c.id = a.campaign
+                           WHERE a.adhoc AND c.state <> 'CANCELLED'))
         RETURNING id, campaign, step
         """,
         now + hold_seconds, now,

@@ -9,18 +9,14 @@ resume (from ``PAUSED``); ``COMPLETED`` only by itself, once every delivery is f
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 from drumbeat.platform import audit, ledger
-from drumbeat.platform.audience import resolve_audience
-from drumbeat.platform.campaign_info import check_launch
+from drumbeat.platform.launch_plan import check_startable, start_steps, step_targets
 from drumbeat.platform.campaigns import complete_finished, get_campaign, require_campaign
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
 from drumbeat.platform.permissions import require_campaign_editor
 from drumbeat.platform.runtime import Platform
-from drumbeat.platform.tables import (
-    Campaign, CampaignRecipient, CampaignState, SkipReason, WorkflowAction,
-)
+from drumbeat.platform.tables import Campaign, CampaignState
 from drumbeat.platform.team import Member, now
 
 log = logging.getLogger(__name__)
@@ -91,31 +87,18 @@ async def _start(platform: Platform, member: Member | None, campaign: dict) -> d
     campaign_id = campaign["id"]
     _require_state(campaign, S.READY, verb="launched (move it to READY first)")
     problems = Problems()
-    if await CampaignRecipient.count().where(CampaignRecipient.campaign == campaign_id) == 0:
-        problems.add("Add at least one recipient before launching.", ErrorCode.NO_RECIPIENTS, "id")
-    steps = await WorkflowAction.select(
-        WorkflowAction.id, WorkflowAction.action_type, WorkflowAction.config).where(
-        WorkflowAction.campaign == campaign_id, WorkflowAction.state.is_start == True  # noqa: E712
-    ).order_by(WorkflowAction.position)
-    await check_launch(platform, problems, campaign_id, steps)
+    steps = await check_startable(platform, problems, campaign_id,
+                                  await start_steps(platform.db, campaign_id))
     problems.raise_if_any()
     settings = platform.settings
     chunks: list[ledger.Chunk] = []
     async with platform.db.transaction():
         await _move(campaign_id, S.READY, S.RUNNING, launched_at=now())
-        resolved: dict[bool, list] = {}  # the audience, by whether the action needs addresses
-        for step in steps:
-            action_type = platform.plugins.action_type(step["action_type"])
-            needs_address = action_type.needs_address
-            if needs_address not in resolved:
-                resolved[needs_address] = await resolve_audience(platform.db, campaign,
-                                                                 needs_address)
-            rows = resolved[needs_address]
-            if action_type.email_only and not campaign["send_emails"]:
-                rows = emails_off(rows)
-            await ledger.snapshot(platform.db, campaign_id, step["id"], rows,
+        for plan in await step_targets(platform, campaign, steps):
+            step_id = plan.step["id"]
+            await ledger.snapshot(platform.db, campaign_id, step_id, plan.rows,
                                   settings.redeliver_after_seconds)
-            chunks += await ledger.pending_chunks(platform.db, campaign_id, step["id"],
+            chunks += await ledger.pending_chunks(platform.db, campaign_id, step_id,
                                                   settings.chunk_size)
         await audit.record(member, campaign_id, "campaign.launch",
                            [audit.Change("state", S.READY, S.RUNNING)])
@@ -203,9 +186,3 @@ async def launch_due(platform: Platform) -> list[int]:
                     audit.Change("problems", None, [p.message for p in exc.problems])])
     return launched
 
-
-def emails_off(rows: list) -> list:
-    """The rows of an email-only step of a campaign with ``sendEmails`` off: all skipped
-    (those excluded for another reason keep it)."""
-    return [row if row.skip_reason else replace(row, skip_reason=SkipReason.SEND_EMAILS_OFF.value)
-            for row in rows]

@@ -14,6 +14,7 @@ from typing import Awaitable, Callable, Iterable, Sequence
 from drumbeat.platform.database import Database, connect
 from drumbeat.platform.events import EventBus, make_event_bus
 from drumbeat.platform.ledger import Chunk
+from drumbeat.platform.mail.transport import bind_mail, close_mail
 from drumbeat.platform.plugins import Plugins, build_plugins
 from drumbeat.platform.templating import TemplateRenderer
 from drumbeat.settings import Settings
@@ -49,6 +50,7 @@ class Platform:
 
     async def close(self) -> None:
         await self.plugins.close()
+        await close_mail(self.db)  # the SMTP session pools of this process
         await self.events.close()
         await self.db.stop()
 
@@ -60,6 +62,7 @@ async def open_platform(settings: Settings, extra_plugins: Iterable[object] = ()
     if plugins is None:
         plugins = build_plugins(settings.plugins_allow, settings.plugins_block, extra_plugins)
     db = await connect(settings, plugins.tables())
+    bind_mail(db, settings)  # SMTP send limits shared through the database
     return Platform(
         settings=settings,
         db=db,

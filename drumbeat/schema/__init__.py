@@ -23,11 +23,14 @@ from drumbeat.schema.campaign_mutations import CampaignMutations
 from drumbeat.schema.campaigns import CampaignQueries
 from drumbeat.schema.companies import CompanyMutations, CompanyQueries
 from drumbeat.schema.contacts import ContactMutations, ContactQueries
+from drumbeat.schema.conversions import ConversionMutations
+from drumbeat.schema.dry_run import DryRunQueries
 from drumbeat.schema.imports import ExportQueries, ImportMutations
 from drumbeat.schema.leads import LeadMutations, LeadQueries
 from drumbeat.schema.lists import ListMutations, ListQueries
 from drumbeat.schema.products import ProductMutations, ProductQueries
 from drumbeat.schema.segments import SegmentMutations, SegmentQueries
+from drumbeat.schema.send_mutations import SendMutations
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import should_mask_error
 from drumbeat.schema.events import EventSubscriptions
@@ -35,6 +38,7 @@ from drumbeat.schema.lifecycle_mutations import LifecycleMutations
 from drumbeat.schema.progress import ProgressSubscriptions
 from drumbeat.schema.team import TeamMutations, TeamQueries
 from drumbeat.schema.templates import TemplateMutations, TemplateQueries
+from drumbeat.schema.workflows import WorkflowMutations, WorkflowQueries
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -58,10 +62,13 @@ class NodeQueries:
 
 CORE_QUERIES = (NodeQueries, TeamQueries, CampaignQueries, CampaignListQueries, ContactQueries,
                 CompanyQueries, LeadQueries, ProductQueries, ExportQueries, ActionTypeQueries,
-                TemplateQueries, SegmentQueries, ListQueries)
+                TemplateQueries, SegmentQueries, ListQueries, DryRunQueries,
+                WorkflowQueries)
 CORE_MUTATIONS = (CampaignMutations, LifecycleMutations, BudgetMutations, TemplateMutations,
                   ContactMutations, CompanyMutations, LeadMutations, ProductMutations,
-                  ImportMutations, TeamMutations, SegmentMutations, ListMutations)
+                  ImportMutations, TeamMutations, SegmentMutations, ListMutations,
+                  SendMutations, ConversionMutations,
+                  WorkflowMutations)
 CORE_SUBSCRIPTIONS = (ProgressSubscriptions, BudgetSubscriptions, EventSubscriptions)
 
 

@@ -166,9 +166,8 @@ def given(data, *path: str | int, creating: bool = False) -> dict:
     for name, value in vars(data).items():
         if value is strawberry.UNSET or (value is None and (creating or name == "tags")):
             continue
-        if name.endswith("_id") and value is not None:
-            type_name = ID_TYPES[name]
-            value = node_id(value, type_name, *path, name.replace("_id", "Id"))
+        if name in ID_TYPES and value is not None:  # a global id (not e.g. vat_id)
+            value = node_id(value, ID_TYPES[name], *path, name.replace("_id", "Id"))
         values[name] = value
     return values
 

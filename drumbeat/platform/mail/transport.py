@@ -1,9 +1,10 @@
-"""Where built messages go: an SMTP server (aiosmtplib) or an outbox folder of .eml files.
+"""Where built messages go: an SMTP server (``smtp.SmtpTransport``, pooled sessions and
+shared limits) or an outbox folder of .eml files.
 
-SMTP: a batch is spread over up to ``connections`` SMTP sessions, each reused for all
-its messages. A 4xx reply, a lost connection or a timeout makes a delivery retryable (the
-platform backs off); a 5xx reply fails it with the server's code and text, and the rest of
-the batch goes on. A refused mailbox (550/551/553 on RCPT) is a hard bounce.
+``open_platform`` binds the process's database and settings to its event loop
+(:func:`bind_mail`), so that every SMTP transport made on that loop shares one session
+pool per server and the limits ``DRUMBEAT_SMTP_RATE`` / ``DRUMBEAT_SMTP_MAX_CONNECTIONS``
+across processes; ``Platform.close`` calls :func:`close_mail`.
 """
 
 from __future__ import annotations
@@ -11,119 +12,67 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
-from urllib.parse import unquote, urlsplit
+from typing import Any, Sequence
 
-import aiosmtplib
+from drumbeat.platform.actions import Outcome
+from drumbeat.platform.mail.envelope import Envelope, SendResult
+from drumbeat.platform.mail.pool import SmtpPool, SmtpServer, close_pools, pool_for
+from drumbeat.platform.mail.rate_limit import SendLimits
+from drumbeat.platform.mail.smtp import HARD_BOUNCE_CODES, SmtpTransport
 
-from drumbeat.platform.actions import Outcome, Target
+__all__ = ["Envelope", "SendResult", "SmtpTransport", "OutboxTransport", "HARD_BOUNCE_CODES",
+           "transport_for", "bind_mail", "close_mail"]
 
-#: RCPT replies meaning the mailbox does not exist or will never accept mail.
-HARD_BOUNCE_CODES = frozenset({550, 551, 553})
-
-
-@dataclass(frozen=True)
-class Envelope:
-    target: Target
-    sender: str
-    recipient: str
-    message_id: str
-    data: bytes
+#: Seconds an idle pooled session stays open without ``bind_mail`` settings.
+DEFAULT_IDLE_SECONDS = 30.0
 
 
-@dataclass(frozen=True)
-class SendResult:
-    """A delivery's outcome; ``hard_bounce`` when the server refused its mailbox."""
+@dataclass
+class _Binding:
+    db: Any  # drumbeat.platform.database.Database
+    settings: Any  # drumbeat.settings.Settings
+    limits: dict[str, SendLimits] = field(default_factory=dict)
 
-    outcome: Outcome
-    hard_bounce: bool = False
-
-
-class SmtpTransport:
-    def __init__(self, url: str, connections: int):
-        parts = urlsplit(url)
-        self.hostname = parts.hostname or "127.0.0.1"
-        self.port = parts.port or (465 if parts.scheme == "smtps" else 25)
-        self.use_tls = parts.scheme == "smtps"
-        self.username = unquote(parts.username) if parts.username else None
-        self.password = unquote(parts.password) if parts.password else None
-        self.connections = connections
-
-    async def send(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
-        if not envelopes:
-            return []
-        lanes = [list(envelopes[i::self.connections]) for i in range(self.connections)]
-        results = await asyncio.gather(*(self._send_lane(lane) for lane in lanes if lane))
-        return [result for lane in results for result in lane]
-
-    def _client(self) -> aiosmtplib.SMTP:
-        return aiosmtplib.SMTP(
-            hostname=self.hostname, port=self.port, use_tls=self.use_tls,
-            username=self.username, password=self.password, timeout=30,
-        )
-
-    async def _send_lane(self, envelopes: list[Envelope]) -> list[SendResult]:
-        outcomes: list[SendResult] = []
-        client: aiosmtplib.SMTP | None = None
-        try:
-            for envelope in envelopes:
-                if client is None:
-                    try:
-                        client = self._client()
-                        await client.connect()
-                    except (aiosmtplib.SMTPException, OSError) as exc:
-                        client = None
-                        outcomes.append(SendResult(Outcome.retry(envelope.target, f"SMTP connect: {exc}")))
-                        continue
-                outcome, usable = await self._send_one(client, envelope)
-                outcomes.append(outcome)
-                if not usable:
-                    client.close()
-                    client = None
-        finally:
-            if client is not None:
-                try:
-                    await client.quit()
-                except (aiosmtplib.SMTPException, OSError):
-                    client.close()
-        return outcomes
-
-    async def _send_one(self, client: aiosmtplib.SMTP, envelope: Envelope) -> tuple[SendResult, bool]:
-        """Send one message; returns its result and whether the session is still usable."""
-        target = envelope.target
-        try:
-            errors, _ = await client.sendmail(envelope.sender, [envelope.recipient], envelope.data)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            refusal = exc.recipients[0] if exc.recipients else None
-            code = refusal.code if refusal else 550
-            await _reset(client)
-            reason = f"{code} {refusal.message}" if refusal else str(exc)
-            return _by_code(target, code, f"RCPT {reason}", on_rcpt=True), True
-        except aiosmtplib.SMTPResponseException as exc:
-            await _reset(client)
-            return _by_code(target, exc.code, f"{exc.code} {exc.message}"), True
-        except (aiosmtplib.SMTPException, OSError) as exc:  # lost connection, timeout
-            return SendResult(Outcome.retry(target, f"SMTP: {type(exc).__name__}: {exc}")), False
-        if errors:
-            code, message = next(iter(errors.values()))
-            return _by_code(target, code, f"RCPT {code} {message}", on_rcpt=True), True
-        return SendResult(Outcome.done(target, envelope.message_id)), True
+    def limits_for(self, server: SmtpServer) -> SendLimits | None:
+        settings = self.settings
+        if not settings.smtp_rate and not settings.smtp_max_connections:
+            return None
+        limits = self.limits.get(server.key)
+        if limits is None:
+            limits = self.limits[server.key] = SendLimits(
+                self.db, server.key, rate=settings.smtp_rate,
+                max_connections=settings.smtp_max_connections,
+                max_wait=settings.smtp_max_wait_seconds)
+        return limits
 
 
-def _by_code(target: Target, code: int, reason: str, on_rcpt: bool = False) -> SendResult:
-    if 400 <= code < 500:
-        return SendResult(Outcome.retry(target, f"SMTP {reason}"))
-    return SendResult(Outcome.failed(target, f"SMTP {reason}"),
-                  hard_bounce=on_rcpt and code in HARD_BOUNCE_CODES)
+_bindings: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Binding]" = (
+    weakref.WeakKeyDictionary())
 
 
-async def _reset(client: aiosmtplib.SMTP) -> None:
-    try:
-        await client.rset()
-    except (aiosmtplib.SMTPException, OSError):
-        pass
+def bind_mail(db, settings) -> None:
+    """Use ``db`` for the send limits of transports on the running loop (``open_platform``)."""
+    _bindings[asyncio.get_running_loop()] = _Binding(db, settings)
+
+
+async def close_mail(db=None) -> None:
+    """Close the running loop's SMTP sessions and forget its binding (to ``db``, if given)."""
+    loop = asyncio.get_running_loop()
+    binding = _bindings.get(loop)
+    if binding is not None and (db is None or binding.db is db):
+        del _bindings[loop]
+    await close_pools()
+
+
+def default_pool(server: SmtpServer) -> SmtpPool:
+    """The running loop's pool for ``server``, with the bound limits."""
+    binding = _bindings.get(asyncio.get_running_loop())
+    if binding is None:
+        return pool_for(server, DEFAULT_IDLE_SECONDS, None)
+    return pool_for(server, binding.settings.smtp_idle_seconds, binding.limits_for(server))
 
 
 class OutboxTransport:
@@ -153,6 +102,8 @@ class OutboxTransport:
 
 
 def transport_for(url: str, connections: int):
+    """The transport of ``url``: ``outbox://folder`` or ``smtp(s)://[user:pass@]host[:port]``
+    sending a batch over up to ``connections`` pooled sessions."""
     if url.startswith("outbox://"):
         return OutboxTransport(url[len("outbox://"):] or "./outbox")
     return SmtpTransport(url, connections)

@@ -85,6 +85,10 @@ class WorkflowState(Table, tablename="drumbeat_workflow_state"):
     name = Varchar(length=200)
     position = Integer(default=0)
     is_start = Boolean(default=False)
+    #: The state's stable key in the workflow definition ("" for a quick campaign's state).
+    state_key = Varchar(length=100, default="")
+    #: The workflow version the state belongs to (see ``drumbeat_workflow_version``).
+    version = Integer(default=1)
 
 
 class WorkflowAction(Table, tablename="drumbeat_workflow_action"):
@@ -95,3 +99,6 @@ class WorkflowAction(Table, tablename="drumbeat_workflow_action"):
     action_type = Varchar(length=100)
     config = JSON(default="{}")
     position = Integer(default=0)
+    #: An ad-hoc send's step (``campaignSendNow``): never a start step, ignored by launch and
+    #: resume; its deliveries run while the campaign is not CANCELLED, whatever its state.
+    adhoc = Boolean(default=False)

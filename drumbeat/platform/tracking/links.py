@@ -1,8 +1,10 @@
 """Tracking URLs of an outgoing email: click-tracked links, the open pixel, unsubscribe.
 
-Only ``http(s)`` links of ``<a href>`` in the HTML body are rewritten (the text body is
-left as written); each one's real URL is stored per delivery with :func:`save_links`
-before the message is sent, and the click route redirects only to that stored URL.
+The ``http(s)`` links of ``<a href>`` in the HTML body and the bare ``http(s)`` URLs of
+the text body are rewritten (one link index per distinct URL, shared by both bodies; the
+platform's own URLs — unsubscribe, tracking — are left alone); each real URL is stored per
+delivery with :func:`save_links` before the message is sent, and the click route redirects
+only to that stored URL.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from drumbeat.platform.tracking.tokens import keyring_for
 
 _HREF = re.compile(r"""(<a\b[^>]*?\shref\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+#: A URL in plain text: up to whitespace or a delimiter; trailing punctuation is not part of it.
+_TEXT_URL = re.compile(r"""https?://[^\s<>"'\]\[{}|\\^`]+""", re.IGNORECASE)
+_TRAILING = ".,;:!?)"
 MAX_LINKS = 1000
 
 
@@ -41,18 +46,50 @@ class EmailTracking:
     def click_url(self, delivery_id: int, index: int) -> str:
         return f"{self.base}/t/c/{self.keyring.sign('click', delivery_id, index)}"
 
-    def rewrite_html(self, delivery_id: int, html: str) -> tuple[str, list[str]]:
+    def _index(self, urls: list[str], url: str) -> int | None:
+        """The link index of ``url`` (added to ``urls`` if new); ``None``: leave it as it
+        is (the platform's own URL, or too many links)."""
+        if url.startswith(self.base + "/"):
+            return None
+        if url in urls:
+            return urls.index(url)
+        if len(urls) >= MAX_LINKS:
+            return None
+        urls.append(url)
+        return len(urls) - 1
+
+    def rewrite_text(self, delivery_id: int, text: str, urls: list[str]) -> str:
+        """The text body with its bare web URLs pointing at the click route; new URLs are
+        appended to ``urls`` (pass the HTML body's list to share the indexes)."""
+
+        def replace(match: re.Match) -> str:
+            url = match.group(0)
+            tail = ""
+            while url and url[-1] in _TRAILING:
+                if url[-1] == ")" and url.count("(") >= url.count(")"):
+                    break  # a balanced parenthesis belongs to the URL (Wikipedia-style)
+                url, tail = url[:-1], url[-1] + tail
+            index = self._index(urls, url)
+            if index is None:
+                return match.group(0)
+            return self.click_url(delivery_id, index) + tail
+
+        return _TEXT_URL.sub(replace, text)
+
+    def rewrite_html(self, delivery_id: int, html: str,
+                     urls: list[str] | None = None) -> tuple[str, list[str]]:
         """The HTML with its web links pointing at the click route and the open pixel
-        added, and the original URLs in link-index order."""
-        urls: list[str] = []
+        added, and the original URLs in link-index order (appended to ``urls`` if given)."""
+        urls = [] if urls is None else urls
 
         def replace(match: re.Match) -> str:
             raw = match.group(2) if match.group(2) is not None else match.group(3)
             url = htmllib.unescape(raw).strip()
-            if not re.match(r"https?://", url, re.IGNORECASE) or len(urls) >= MAX_LINKS:
+            index = self._index(urls, url) if re.match(r"https?://", url, re.IGNORECASE) \
+                else None
+            if index is None:
                 return match.group(0)
-            urls.append(url)
-            tracked = htmllib.escape(self.click_url(delivery_id, len(urls) - 1))
+            tracked = htmllib.escape(self.click_url(delivery_id, index))
             return f'{match.group(1)}"{tracked}"'
 
         rewritten = _HREF.sub(replace, html)

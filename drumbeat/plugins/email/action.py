@@ -70,6 +70,7 @@ class EmailAction(ActionType):
     recipient_kinds = ("contact", "company")
     needs_address = True
     email_only = True  # with the campaign's sendEmails off, its deliveries are skipped
+    produces = "email"
 
     def check_config(self, config: EmailConfig, templates) -> list[tuple[tuple[str, ...], str]]:
         problems = []
@@ -138,23 +139,27 @@ class EmailAction(ActionType):
 
     def _envelope(self, ctx: ActionContext, sources: EmailSources, target: Target,
                   tracking: EmailTracking, links: dict[int, list[str]]) -> Envelope:
-        """The target's message: click-tracked links and an open pixel in the HTML body,
-        List-Unsubscribe headers; its link URLs go into ``links``."""
-        context = ctx.render_context(target)
+        """The target's message: click-tracked links in both bodies, an open pixel in the
+        HTML one, List-Unsubscribe headers; its link URLs go into ``links``. A test target's has
+        none of them (it has no delivery) and its subject starts with "[Test] "."""
+        unsubscribe_url = None if target.test else tracking.unsubscribe_url(target.delivery_id)
         try:
-            subject = ctx.templates.render(sources.subject, context).strip()
-            text = ctx.templates.render(sources.text, context)
-            html = ctx.templates.render(sources.html, context, html=True) if sources.html else None
+            subject, text, html = self._render(ctx, sources, target, unsubscribe_url or "")
         except TemplateProblem as exc:
             raise UnsendableError(f"template: {exc}") from None
+        if target.test:
+            subject = f"[Test] {subject}"
         sender = ctx.sender_for(target)
         to_name = _display_name(target)
         if not target.address:
             raise UnsendableError("no address")
         if not all(is_header_safe(v) for v in (subject, to_name, target.address)):
             raise UnsendableError("unsafe header value (control or line-break characters)")
-        if html is not None:
-            html, urls = tracking.rewrite_html(target.delivery_id, html)
+        if not target.test:
+            urls: list[str] = []  # one link index per URL, shared by both bodies
+            if html is not None:
+                html, urls = tracking.rewrite_html(target.delivery_id, html, urls)
+            text = tracking.rewrite_text(target.delivery_id, text, urls)
             if urls:
                 links[target.delivery_id] = urls
         message_id = message_id_for(target.key, ctx.settings)
@@ -162,12 +167,30 @@ class EmailAction(ActionType):
             data = build_message(
                 sender=sender, to_name=to_name, to_address=target.address,
                 subject=subject, text=text, html=html, message_id=message_id,
-                unsubscribe_url=tracking.unsubscribe_url(target.delivery_id),
+                unsubscribe_url=unsubscribe_url,
             )
         except (ValueError, UnicodeError) as exc:  # e.g. an address the email package rejects
             raise UnsendableError(f"message: {exc}") from None
         return Envelope(target=target, sender=sender.email, recipient=target.address,
                         message_id=message_id, data=data)
+
+    @staticmethod
+    def _render(ctx: ActionContext, sources: EmailSources, target: Target,
+                unsubscribe_url: str = "") -> tuple[str, str, str | None]:
+        """Subject and bodies; templates also see ``unsubscribe_url`` (the recipient's
+        one-click unsubscribe page; empty in a test send or a dry run)."""
+        context = {**ctx.render_context(target), "unsubscribe_url": unsubscribe_url}
+        subject = ctx.templates.render(sources.subject, context).strip()
+        text = ctx.templates.render(sources.text, context)
+        html = ctx.templates.render(sources.html, context, html=True) if sources.html else None
+        return subject, text, html
+
+    def render_sample(self, ctx: ActionContext, target: Target) -> dict[str, str] | None:
+        sources = email_sources(ctx.config, ctx.campaign)
+        if sources is None:
+            return None
+        subject, text, html = self._render(ctx, sources, target)
+        return {"subject": subject, "text": text, **({"html": html} if html is not None else {})}
 
 
 def _display_name(target: Target) -> str:

@@ -11,7 +11,7 @@ import time
 from tests.conftest import member_token, unique
 from tests.support.graphql import GraphQLClient
 from tests.support.queries import (
-    EMAIL_CONFIG, TRANSITION, add_recipients, create_campaign, create_contacts, db_id,
+    EMAIL_CONFIG, LAUNCH, TRANSITION, add_recipients, create_campaign, create_contacts, db_id,
     launch_campaign, make_ready,
 )
 
@@ -271,24 +271,31 @@ async def test_another_marketer_cannot_change_it(server, admin_api):
     assert await _get(admin_api, campaign) == before
 
 
-async def test_the_launch_runs_the_start_states_actions(server, admin_api, smtp_sink):
+async def test_a_workflow_with_transitions_is_not_launched_until_the_engine_exists(
+        server, admin_api, smtp_sink):
+    """Launching would run only the start state's actions and complete: refused instead,
+    with nothing written; a one-state workflow launches and runs its start actions."""
     tag = unique("launch-wf")
     contacts = await create_contacts(admin_api, [
         {"email": f"{tag}-{i}@example.org", "firstName": f"F{i}"} for i in range(3)])
     campaign = await create_campaign(admin_api, f"Launch {tag}")
-    definition = copy.deepcopy(seed())
-    states = definition["states"]
-    states[0]["start"], states[1]["start"] = False, True
-    states[1]["transitions"] = [{"onComplete": {"to": "follow-up"}}]
-    states[0]["transitions"] = [{"onComplete": {"to": "send-email"}}]
-    states.append(states.pop(0))  # preparation is now unreachable …
-    states[-1]["transitions"] = []
-    states[4]["transitions"] = [{"onComplete": {"to": "preparation"}}]  # … not any more
-    result = await _set(admin_api, campaign, definition)
-    assert result["errors"] == []
-    start_step = [s for s in result["workflow"]["states"] if s["start"]][0]["actions"][0]
+    assert (await _set(admin_api, campaign, seed()))["errors"] == []
     await add_recipients(admin_api, campaign, contacts)
-    await launch_campaign(admin_api, campaign)
+    await make_ready(admin_api, campaign)
+    refused = await admin_api.data(LAUNCH, {"id": campaign})
+    assert [e["code"] for e in refused["campaignLaunch"]["errors"]] == ["WORKFLOW_NOT_RUNNABLE"]
+    assert await _get_state(admin_api, campaign) == "READY"
+    assert await _deliveries(server, campaign) == []
+
+    one_state = copy.deepcopy(seed())
+    send = next(s for s in one_state["states"] if s["key"] == "send-email")
+    one_state["states"] = [{**send, "start": True, "transitions": []}]
+    one_state.pop("goals", None)
+    result = await _set(admin_api, campaign, one_state)
+    assert result["errors"] == []
+    start_step = result["workflow"]["states"][0]["actions"][0]
+    launched = await admin_api.data(LAUNCH, {"id": campaign})
+    assert launched["campaignLaunch"]["errors"] == []
     received = await asyncio.to_thread(smtp_sink.wait_for, db_id(campaign), 3, 60)
     assert sorted(m.rcpt_to[0] for m in received) == sorted(
         f"{tag}-{i}@example.org" for i in range(3))
@@ -297,5 +304,3 @@ async def test_the_launch_runs_the_start_states_actions(server, admin_api, smtp_
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
     assert {d["step"] for d in await _deliveries(server, campaign)} == {start_step["stepId"]}
-    workflow = await _get(admin_api, campaign)
-    assert workflow["published"] is True and workflow["definition"] == definition

@@ -7,6 +7,7 @@ shows exactly what launching now would write.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Mapping
 
@@ -49,7 +50,25 @@ async def check_startable(platform, problems: Problems, campaign_id: int,
             problems.add(f"The action type {step['action_type']!r} is not installed.",
                          ErrorCode.UNKNOWN_ACTION_TYPE, "action", "type")
     await check_launch(platform, problems, campaign_id, known)
+    if await _needs_engine(platform.db, campaign_id):
+        problems.add("This workflow moves recipients between states (or has goals); the "
+                     "engine that runs transitions is not built yet, and a launch would run "
+                     "only the start state's actions. Launch a one-state workflow.",
+                     ErrorCode.WORKFLOW_NOT_RUNNABLE, "id")
     return known
+
+
+async def _needs_engine(db, campaign_id: int) -> bool:
+    """Whether the current workflow version has more than one state, a transition or a
+    goal (a quick campaign — one state, no version row — does not)."""
+    raw = await db.fetchval("SELECT definition FROM drumbeat_workflow_version"
+                            " WHERE campaign = {} ORDER BY number DESC LIMIT 1", campaign_id)
+    if raw is None:
+        return False
+    definition = json.loads(raw) if isinstance(raw, str) else raw
+    states = definition.get("states") or []
+    return (len(states) > 1 or bool(definition.get("goals"))
+            or any(state.get("transitions") for state in states))
 
 
 async def step_targets(platform, campaign: Mapping, steps: list[dict]) -> list[StepTargets]:

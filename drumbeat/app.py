@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from drumbeat.dashboard import dashboard_routes
 from drumbeat.platform.migrate import migrate
 from drumbeat.platform.runtime import open_platform
 from drumbeat.platform.plugins import build_plugins
@@ -78,6 +79,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/health", health),
             *tracking_routes(settings),
+            *dashboard_routes(),
         ],
         lifespan=lifespan,
     )

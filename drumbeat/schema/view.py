@@ -10,6 +10,9 @@ from strawberry.exceptions import ConnectionRejectionError
 
 from drumbeat.platform.team import authenticate
 from drumbeat.schema.context import Context
+from drumbeat.schema.per_event_memo import install as install_per_event_memo
+
+install_per_event_memo()  # graphql-core 3.3 leaks per subscription event otherwise
 
 
 def bearer_token(value: Any) -> str | None:

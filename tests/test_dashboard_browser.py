@@ -1,0 +1,184 @@
+"""The live dashboard (``/dashboard``) in real headless Chromium, against the live server:
+sign in with a token, pick a campaign, launch it through the API and watch the sent counter
+climb through the ``campaignProgress`` subscription and SENT events arrive in the feed.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``make browser`` installs them as
+root). With ``CI=true`` a missing browser fails the test; elsewhere it is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import member_token, unique
+from tests.support.graphql import GraphQLClient
+from tests.support.queries import add_recipients, create_campaign, create_contacts, launch_campaign
+from tests.support.smtp import SmtpSink
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--window-size=1280,1000")
+RECIPIENTS = 200
+FEED_LIMIT = 100  # drumbeat/dashboard/static/view.js
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _require_browser() -> None:
+    problems = [f"{path} is missing" for path in (CHROMIUM, CHROMEDRIVER)
+                if not os.access(path, os.X_OK)]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        problems.append("the selenium package is not installed (pip install -e '.[test]')")
+    if problems:
+        reason = "; ".join(problems) + " — `make browser` installs chromium and chromium-driver"
+        if _in_ci():
+            pytest.fail(f"CI needs the browser: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM  # with the driver path: Selenium Manager stays idle
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait(driver, condition, timeout: float = 30, message: str = ""):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.02).until(
+        lambda d: condition(d), message)
+
+
+def _text(driver, element_id: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, element_id).text
+
+
+def _sign_in(driver, url: str, token: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{url}/dashboard")
+    field = _wait(driver, lambda d: d.find_element(By.ID, "token"))
+    field.send_keys(token)
+    driver.find_element(By.CSS_SELECTOR, "#signin button[type=submit]").click()
+
+
+def _console_problems(driver) -> list[str]:
+    """Console errors other than the missing favicon (CSP violations show up here)."""
+    return [entry["message"] for entry in driver.get_log("browser")
+            if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]]
+
+
+async def test_the_counters_climb_live_while_the_campaign_runs(make_server, browser):
+    from selenium.webdriver.common.by import By
+
+    sink = SmtpSink(delay=0.05).start()  # slow enough that the run takes a few seconds
+    try:
+        server = make_server(smtp_url=sink.url, chunk_size=10)
+        api = GraphQLClient(server.url, (await member_token(server, "ADMIN"))[1])
+        tag = unique("dash")
+        addresses = [f"{tag}-{i}@example.org" for i in range(RECIPIENTS)]
+        name = f"Live {tag} <b>not bold</b>"
+        campaign = await create_campaign(api, name)
+        contacts = await create_contacts(api, [{"email": a, "firstName": f"P{i}", "lastName": "T"}
+                                               for i, a in enumerate(addresses)])
+        assert (await add_recipients(api, campaign, contacts))["added"] == RECIPIENTS
+
+        _sign_in(browser, server.url, api.token)
+        _wait(browser, lambda d: d.find_element(By.ID, "board").is_displayed(),
+              message="signed in")
+        browser.find_element(By.ID, "search-text").send_keys(tag)
+        pick = _wait(browser, lambda d: d.find_element(
+            By.CSS_SELECTOR, f'#campaigns button[data-id="{campaign}"]'))
+        pick.click()
+        _wait(browser, lambda d: _text(d, "live") == "live",
+              message="the progress subscription delivered its first snapshot")
+        heading = browser.find_element(By.ID, "campaign-name")
+        assert heading.text == name  # rendered as text: no markup from the data
+        assert heading.find_elements(By.CSS_SELECTOR, "*") == []
+        assert browser.find_elements(By.CSS_SELECTOR, "#campaigns b") == []
+        assert _text(browser, "counter-done") == "0"
+
+        await launch_campaign(api, campaign)
+        readings = [0]
+        deadline = time.monotonic() + 90
+        while readings[-1] != RECIPIENTS:
+            assert time.monotonic() < deadline, f"sent counter stuck: {readings}"
+            value = int(_text(browser, "counter-done"))
+            if value != readings[-1]:
+                readings.append(value)
+        assert readings == sorted(readings), f"the counter only grows: {readings}"
+        between = [v for v in readings if 0 < v < RECIPIENTS]
+        assert between, f"seen while running, not only at the end: {readings}"
+
+        _wait(browser, lambda d: _text(d, "campaign-state") == "COMPLETED")
+        _wait(browser, lambda d: d.find_element(
+            By.CSS_SELECTOR, '#funnel tr[data-step="sent"] td').text == str(RECIPIENTS),
+            message="the funnel refetched after the run")
+        assert _text(browser, "counter-total") == str(RECIPIENTS)
+        assert _text(browser, "counter-failed") == "0"
+        assert "no budget set" in _text(browser, "budget")
+
+        feed = _wait(browser, lambda d: len(items := d.find_elements(
+            By.CSS_SELECTOR, '#feed li[data-type="SENT"]')) == FEED_LIMIT and items,
+            message="the feed shows the last SENT events")
+        shown = {item.find_element(By.CSS_SELECTOR, ".address").text for item in feed}
+        assert len(shown) == FEED_LIMIT and shown <= set(addresses)
+        assert browser.find_elements(By.CSS_SELECTOR, "#feed li.note") == []
+        assert browser.execute_script("return sessionStorage.getItem('drumbeat.token')") == api.token
+        assert _console_problems(browser) == []
+    finally:
+        sink.stop()
+
+
+async def test_a_wrong_token_shows_an_error_and_is_not_kept(server, browser):
+    from selenium.webdriver.common.by import By
+
+    _sign_in(browser, server.url, "not-a-real-token")
+    error = _wait(browser, lambda d: d.find_element(By.ID, "signin-error").is_displayed()
+                  and d.find_element(By.ID, "signin-error"), message="an error is shown")
+    assert error.text.startswith("Sign-in failed:") and len(error.text) > len("Sign-in failed: ")
+    assert not browser.find_element(By.ID, "board").is_displayed()
+    assert browser.execute_script("return sessionStorage.getItem('drumbeat.token')") is None
+
+
+async def test_the_page_has_a_strict_content_security_policy(server):
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        page = await client.get("/dashboard")
+        script = await client.get("/dashboard/app.js")
+        unknown = await client.get("/dashboard/..%2Fapp.py")
+        missing = await client.get("/dashboard/secrets.txt")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    policy = dict(part.strip().split(" ", 1) for part in
+                  page.headers["content-security-policy"].split(";"))
+    assert policy["default-src"] == "'none'" and policy["script-src"] == "'self'"
+    assert policy["connect-src"] == "'self'" and policy["frame-ancestors"] == "'none'"
+    assert "<script" in page.text and "<script>" not in page.text  # no inline script
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert (unknown.status_code, missing.status_code) == (404, 404)

@@ -22,6 +22,8 @@ from drumbeat.platform.conversions import record_conversion
 from drumbeat.platform.database import Database
 from drumbeat.platform.mail.message import build_message, message_id_for
 from drumbeat.platform.mail.transport import Envelope, SendResult, transport_for
+from drumbeat.platform.metrics import Counts as MetricCounts
+from drumbeat.platform.metrics import ab_metrics, ab_score, register_ab_metric, variant_counts
 from drumbeat.platform.plugins.contributions import GraphQLContribution
 from drumbeat.platform.plugins.markers import hookimpl
 from drumbeat.platform.templating import TemplateProblem
@@ -37,6 +39,7 @@ __all__ = [
     "EmailTracking",
     "Envelope",
     "GraphQLContribution",
+    "MetricCounts",
     "NoConfig",
     "Outcome",
     "Persist",
@@ -46,12 +49,16 @@ __all__ = [
     "Target",
     "TemplateContent",
     "TemplateProblem",
+    "ab_metrics",
+    "ab_score",
     "build_message",
     "hookimpl",
     "is_header_safe",
     "message_id_for",
     "migration_kit",
     "record_conversion",
+    "register_ab_metric",
     "save_tracked_links",
     "transport_for",
+    "variant_counts",
 ]

@@ -93,6 +93,9 @@ class Outcome:
     error: str | None = None
     retry_after: float | None = None  # seconds, for status == "retry"
     persist: Persist | None = None
+    #: False for a retry that only waits (e.g. an A/B test's rest waiting for the winner):
+    #: its claim is not counted against ``max_attempts``.
+    counts: bool = True
 
     @classmethod
     def done(cls, target: Target, message_id: str | None = None,
@@ -108,8 +111,11 @@ class Outcome:
         return cls(target.delivery_id, "failed", error=error)
 
     @classmethod
-    def retry(cls, target: Target, error: str, after: float | None = None) -> "Outcome":
-        return cls(target.delivery_id, "retry", error=error, retry_after=after)
+    def retry(cls, target: Target, error: str, after: float | None = None,
+              counts: bool = True) -> "Outcome":
+        """Try again later (after ``after`` seconds, or the backoff). ``counts=False``: the
+        target is only waiting, not failing — this attempt is not counted."""
+        return cls(target.delivery_id, "retry", error=error, retry_after=after, counts=counts)
 
 
 class SuppressionList(Protocol):

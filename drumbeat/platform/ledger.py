@@ -178,7 +178,8 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
             after = (o.retry_after if o.retry_after is not None
                      else backoff.delay(attempts.get(o.delivery_id, 1)))
             due = time.time() + after
-            retry.append(((o.error or "retry")[:2000], due, due, o.delivery_id, claim.token))
+            retry.append(((o.error or "retry")[:2000], due, due, 0 if o.counts else 1,
+                          o.delivery_id, claim.token))
     guard = "WHERE id = {} AND claim_token = {} AND state = 'claimed'"
     async with AsyncExitStack() as turn:
         async with db.transaction():
@@ -195,7 +196,7 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
                 " lease_until = NULL, claim_token = NULL " + guard, failed)
             await db.executemany(
                 "UPDATE drumbeat_delivery SET state = 'pending', last_error = {}, lease_until = {},"
-                " retry_at = {}, claim_token = NULL " + guard, retry)
+                " retry_at = {}, attempts = attempts - {}, claim_token = NULL " + guard, retry)
             sent: list[dict] = []
             if marked:
                 # Last in the transaction, so the campaign's turn (in this process) and its

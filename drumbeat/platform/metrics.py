@@ -18,7 +18,13 @@ all. Event-based counts only consider deliveries that were sent (state ``done``)
 
 Campaign totals are the sums over its steps (a delivery belongs to one step). The
 hourly series buckets in SQL: ``strftime`` on SQLite, ``date_trunc`` on PostgreSQL.
-A/B variants do not exist yet; they will add a grouping beside the step.
+Each step is also broken down by A/B variant (``drumbeat_delivery.variant``, set by an
+action that sends variants, e.g. the email action's): the same counts, grouped by variant;
+deliveries without a variant are in the step's counts only.
+
+A/B test metrics (:func:`register_ab_metric`) score a variant's counts to pick a winner:
+OPEN_RATE, CLICK_RATE, CONVERSION_RATE, CONVERSIONS and REPLY_RATE are built in; plugins
+may register more.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Sequence
+from typing import Callable, Sequence
 
 from drumbeat.platform.budget import placeholders as _in
 from drumbeat.platform.errors import DomainError, ErrorCode
@@ -74,12 +80,20 @@ class Counts:
 
 
 @dataclass
+class VariantMetrics:
+    name: str
+    counts: Counts
+
+
+@dataclass
 class StepMetrics:
     step_id: int
     action_type: str
     state_id: int
     state_name: str
     counts: Counts
+    by_variant: list[VariantMetrics] = field(default_factory=list)
+    ab_winner: str | None = None  # an A/B test's decided winner (drumbeat_ab_decision)
 
 
 @dataclass
@@ -119,9 +133,12 @@ def _done(expr: str) -> str:
     return f"SUM(CASE WHEN d.state = 'done' AND {expr} THEN 1 ELSE 0 END)"
 
 
-async def _step_counts(platform: Platform, ids: list[int]) -> dict[tuple[int, int], Counts]:
-    rows = await platform.db.fetch(
-        f"SELECT d.campaign, d.step, {_done('1 = 1')} AS sent,"
+async def _step_counts(db, ids: list[int], step: int | None = None
+                      ) -> dict[tuple[int, int, str | None], Counts]:
+    """Counts per (campaign, step, variant) — of one step only when ``step`` is given."""
+    only = " AND d.step = {}" if step is not None else ""
+    rows = await db.fetch(
+        f"SELECT d.campaign, d.step, d.variant, {_done('1 = 1')} AS sent,"
         f" SUM(CASE WHEN d.state = 'failed' THEN 1 ELSE 0 END) AS failed,"
         f" SUM(CASE WHEN d.state = 'skipped' THEN 1 ELSE 0 END) AS skipped,"
         f" {_done('e.bounced = 1')} AS bounces, {_done('e.opened = 1')} AS opens,"
@@ -129,55 +146,117 @@ async def _step_counts(platform: Platform, ids: list[int]) -> dict[tuple[int, in
         f" {_done('e.unsubscribed = 1')} AS unsubscribes,"
         f" {_done(f'(e.converted = 1 OR {_OUTCOME})')} AS conversions"
         f" FROM drumbeat_delivery d LEFT JOIN ({_FLAGS.format(ids=_in(ids))}) e"
-        f" ON e.delivery = d.id WHERE d.campaign IN ({_in(ids)}) GROUP BY d.campaign, d.step",
-        *ids, *ids)
+        f" ON e.delivery = d.id WHERE d.campaign IN ({_in(ids)}){only}"
+        f" GROUP BY d.campaign, d.step, d.variant",
+        *ids, *ids, *([step] if step is not None else []))
     names = [f.name for f in fields(Counts) if f.name != "reactions"]
-    return {(r["campaign"], r["step"]): Counts(**{n: int(r[n] or 0) for n in names})
+    return {(r["campaign"], r["step"], r["variant"]): Counts(**{n: int(r[n] or 0) for n in names})
             for r in rows}
 
 
-def _seconds(platform: Platform, later: str, earlier: str) -> str:
-    if platform.db.dialect == "postgres":
+def _seconds(db, later: str, earlier: str) -> str:
+    if db.dialect == "postgres":
         return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
     return f"(julianday({later}) - julianday({earlier})) * 86400.0"
 
 
-async def _reactions(platform: Platform, ids: list[int]) -> dict[tuple[int, int], list[float]]:
-    seconds = _seconds(platform, "f.first_at", "d.finished_at")
-    rows = await platform.db.fetch(
-        f"SELECT d.campaign, d.step, {seconds} AS seconds FROM drumbeat_delivery d"
+async def _reactions(db, ids: list[int], step: int | None = None
+                     ) -> dict[tuple[int, int, str | None], list[float]]:
+    seconds = _seconds(db, "f.first_at", "d.finished_at")
+    only = " AND d.step = {}" if step is not None else ""
+    rows = await db.fetch(
+        f"SELECT d.campaign, d.step, d.variant, {seconds} AS seconds FROM drumbeat_delivery d"
         f" JOIN (SELECT delivery, MIN(created_at) AS first_at FROM drumbeat_delivery_event"
         f"  WHERE campaign IN ({_in(ids)}) AND delivery IS NOT NULL AND NOT suspected_bot"
         f"  AND type IN ('OPENED', 'CLICKED', 'REPLIED') GROUP BY delivery) f"
         f" ON f.delivery = d.id WHERE d.campaign IN ({_in(ids)}) AND d.state = 'done'"
-        f" AND d.finished_at IS NOT NULL AND f.first_at >= d.finished_at"
-        f" ORDER BY d.campaign, d.step, seconds", *ids, *ids)
-    result: dict[tuple[int, int], list[float]] = {}
+        f" AND d.finished_at IS NOT NULL AND f.first_at >= d.finished_at{only}"
+        f" ORDER BY d.campaign, d.step, seconds", *ids, *ids,
+        *([step] if step is not None else []))
+    result: dict[tuple[int, int, str | None], list[float]] = {}
     for r in rows:
-        result.setdefault((r["campaign"], r["step"]), []).append(float(r["seconds"]))
+        result.setdefault((r["campaign"], r["step"], r["variant"]), []).append(float(r["seconds"]))
     return result
+
+
+def _with_reactions(counts: dict, reactions: dict) -> dict:
+    for key, values in reactions.items():
+        counts.setdefault(key, Counts()).reactions = values
+    return counts
 
 
 async def metrics_by_campaign(platform: Platform, campaign_ids: Sequence[int]
                               ) -> dict[int, CampaignMetrics]:
-    """Metrics of each campaign and of each of its workflow steps, in three queries."""
+    """Metrics of each campaign, of each of its workflow steps and of each step's A/B
+    variants, in four queries."""
     ids = list(dict.fromkeys(campaign_ids))
     steps = await platform.db.fetch(
         f"SELECT a.id, a.campaign, a.action_type, s.id AS state_id, s.name AS state_name"
         f" FROM drumbeat_workflow_action a JOIN drumbeat_workflow_state s ON s.id = a.state"
         f" WHERE a.campaign IN ({_in(ids)}) ORDER BY s.position, a.position, a.id", *ids)
-    counts = await _step_counts(platform, ids)
-    reactions = await _reactions(platform, ids)
+    counts = _with_reactions(await _step_counts(platform.db, ids),
+                             await _reactions(platform.db, ids))
+    per_step: dict[tuple[int, int], list[tuple[str | None, Counts]]] = {}
+    for (campaign, step, variant), value in counts.items():
+        per_step.setdefault((campaign, step), []).append((variant, value))
+    winners = {r["step"]: r["winner"] for r in await platform.db.fetch(
+        f"SELECT step, winner FROM drumbeat_ab_decision WHERE step IN ("
+        f"SELECT id FROM drumbeat_workflow_action WHERE campaign IN ({_in(ids)}))", *ids)}
     result = {i: CampaignMetrics(Counts(), []) for i in ids}
     for step in steps:
-        key = (step["campaign"], step["id"])
-        step_counts = counts.get(key, Counts())
-        step_counts.reactions = reactions.get(key, [])
+        parts = per_step.get((step["campaign"], step["id"]), [])
+        step_counts = Counts()
+        for _, value in parts:
+            step_counts.add(value)
+        variants = sorted((VariantMetrics(v, c) for v, c in parts if v is not None),
+                          key=lambda m: m.name)
         metrics = result[step["campaign"]]
         metrics.by_step.append(StepMetrics(step["id"], step["action_type"], step["state_id"],
-                                           step["state_name"], step_counts))
+                                           step["state_name"], step_counts, variants,
+                                           winners.get(step["id"])))
         metrics.total.add(step_counts)
     return result
+
+
+async def variant_counts(db, campaign_id: int, step_id: int) -> dict[str, Counts]:
+    """The counts of each variant sent so far by one step (``{variant: Counts}``)."""
+    counts = _with_reactions(await _step_counts(db, [campaign_id], step_id),
+                             await _reactions(db, [campaign_id], step_id))
+    return {variant: value for (_, _, variant), value in counts.items() if variant is not None}
+
+
+#: A/B test metric: a variant's counts → its score (higher wins; ``None``: no score yet).
+AbMetric = Callable[[Counts], "Decimal | float | int | None"]
+_AB_METRICS: dict[str, tuple[AbMetric, str]] = {}
+
+
+def register_ab_metric(name: str, score: AbMetric, description: str = "") -> None:
+    """Make ``name`` (UPPER_SNAKE_CASE) usable as an A/B test's ``metric``. Plugins call it
+    when imported; a name is registered once (again with the same function is a no-op)."""
+    if not name.replace("_", "").isalnum() or name.upper() != name or len(name) > 40:
+        raise ValueError(f"A/B metric names are UPPER_SNAKE_CASE: {name!r}")
+    known = _AB_METRICS.get(name)
+    if known is not None and known[0] is not score:
+        raise ValueError(f"The A/B metric {name!r} is already registered.")
+    _AB_METRICS[name] = (score, description)
+
+
+def ab_metrics() -> dict[str, str]:
+    """The registered A/B test metrics: ``{name: description}``."""
+    return {name: description for name, (_, description) in _AB_METRICS.items()}
+
+
+def ab_score(name: str, counts: Counts):
+    """Variant ``counts`` scored by the metric ``name`` (``KeyError`` if unknown)."""
+    return _AB_METRICS[name][0](counts)
+
+
+register_ab_metric("OPEN_RATE", lambda c: c.rate(c.opens), "Unique opens ÷ delivered.")
+register_ab_metric("CLICK_RATE", lambda c: c.rate(c.clicks), "Unique clicks ÷ delivered.")
+register_ab_metric("CONVERSION_RATE", lambda c: c.rate(c.conversions),
+                   "Conversions ÷ delivered.")
+register_ab_metric("CONVERSIONS", lambda c: c.conversions, "Conversions (a count).")
+register_ab_metric("REPLY_RATE", lambda c: c.rate(c.replies), "Replies ÷ delivered.")
 
 
 def _bucket_sql(platform: Platform, column: str) -> str:

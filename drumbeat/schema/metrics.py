@@ -45,6 +45,12 @@ class MetricCounts:
                    median_reaction_seconds=c.median_reaction_seconds)
 
 
+@strawberry.type(description="One A/B variant's results within a step.")
+class VariantMetrics:
+    name: str = strawberry.field(description="The variant's name in the action's config.")
+    metrics: MetricCounts
+
+
 @strawberry.type
 class StepMetrics:
     step_id: int = strawberry.field(description="The workflow step (see Campaign.steps).")
@@ -52,10 +58,16 @@ class StepMetrics:
     state_id: int
     state_name: str = strawberry.field(description="The workflow state the step belongs to.")
     metrics: MetricCounts
+    by_variant: list[VariantMetrics] = strawberry.field(description=(
+        "Per A/B variant sent by the step (by name; empty without variants). An A/B test's "
+        "winner also counts the rest it was sent to."))
+    ab_winner: str | None = strawberry.field(description=(
+        "The variant an A/B test chose for the rest; null before the decision or without "
+        "a test."))
 
 
-@strawberry.type(description="A campaign's results from the ledger. A/B variants will "
-                             "add a breakdown once they exist.")
+@strawberry.type(description="A campaign's results from the ledger (per step, and per "
+                             "A/B variant within a step).")
 class CampaignMetrics:
     totals: MetricCounts
     by_step: list[StepMetrics] = strawberry.field(description="Per workflow step, in order.")
@@ -101,7 +113,11 @@ class CampaignMetricsFields:
             totals=MetricCounts.of(values.total),
             by_step=[StepMetrics(step_id=s.step_id, action_type=s.action_type,
                                  state_id=s.state_id, state_name=s.state_name,
-                                 metrics=MetricCounts.of(s.counts)) for s in values.by_step],
+                                 metrics=MetricCounts.of(s.counts),
+                                 by_variant=[VariantMetrics(name=v.name,
+                                                            metrics=MetricCounts.of(v.counts))
+                                             for v in s.by_variant],
+                                 ab_winner=s.ab_winner) for s in values.by_step],
             cost_per_lead=perf.cost_per_lead, roi=perf.roi.actual)
 
     @strawberry.field(description="Hourly buckets of the last `hours` hours (1–744), oldest "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -23,15 +24,23 @@ from drumbeat import (
     save_tracked_links,
     transport_for,
 )
+from drumbeat.plugins.email import winner as ab
+from drumbeat.plugins.email.variants import (
+    AbTest, Variant, by_weight, check_variants, in_test_group,
+)
+
+#: What a waiting recipient of an A/B test's rest shows as its delivery's last error.
+WAITING = "A/B test: waiting for the winner"
 
 
 class EmailConfig(BaseModel):
     """An email: Jinja2 templates for the subject and the bodies (rendered in a sandbox).
 
     Leave ``subject`` and/or the bodies out to use the campaign's EMAIL template for them.
+    With ``variants`` each recipient gets one of them (see ``drumbeat.plugins.email.variants``).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     subject: str | None = Field(default=None, min_length=1, max_length=998,
                                 description="Subject template (default: the campaign template's)")
@@ -40,6 +49,12 @@ class EmailConfig(BaseModel):
                                          "template's text and html)")
     html: str | None = Field(default=None, max_length=500_000,
                              description="HTML body template (only with text)")
+    variants: list[Variant] | None = Field(default=None, min_length=2, max_length=10,
+                                           description=(
+        "2–10 variants of the message, sent by weight; what a variant leaves out comes from "
+        "the fields above"))
+    ab_test: AbTest | None = Field(default=None, alias="abTest", description=(
+        "Test the variants on testShare % of the recipients, then send the winner to the rest"))
 
 
 @dataclass(frozen=True)
@@ -49,12 +64,16 @@ class EmailSources:
     html: str | None
 
 
-def email_sources(config: EmailConfig, campaign: CampaignInfo) -> EmailSources | None:
-    """What to render: the action's own subject and bodies, or else the campaign's EMAIL
-    template's (the subject and the bodies each fall back on their own)."""
+def email_sources(config: EmailConfig, campaign: CampaignInfo,
+                  variant: Variant | None = None) -> EmailSources | None:
+    """What to render: the variant's subject and bodies, else the action's own, else the
+    campaign's EMAIL template's (the subject and the bodies each fall back on their own)."""
     template = campaign.template if campaign.template and campaign.template.kind == "EMAIL" else None
-    subject = config.subject or (template.subject if template else "")
-    if config.text:
+    subject = (variant and variant.subject) or config.subject or (
+        template.subject if template else "")
+    if variant is not None and variant.text:
+        text, html = variant.text, variant.html
+    elif config.text:
         text, html = config.text, config.html
     elif template:
         text, html = template.text, template.html or None
@@ -73,28 +92,30 @@ class EmailAction(ActionType):
     produces = "email"
 
     def check_config(self, config: EmailConfig, templates) -> list[tuple[tuple[str, ...], str]]:
-        problems = []
-        for field, html in (("subject", False), ("text", False), ("html", True)):
-            source = getattr(config, field)
-            if source is None:
-                continue
-            try:
-                templates.check(source, html=html)
-            except TemplateProblem as exc:
-                problems.append(((field,), str(exc)))
-        if config.subject is not None and not is_header_safe(config.subject):
-            problems.append((("subject",), "A subject is one line."))
+        problems = _check_message(config, templates, ())
         if config.html is not None and config.text is None:
             problems.append((("text",), "Give a text body with the html one."))
+        if config.variants is not None:
+            problems += check_variants(config.variants)
+            for i, variant in enumerate(config.variants):
+                problems += _check_message(variant, templates, ("variants", str(i)))
+        elif config.ab_test is not None:
+            problems.append((("abTest",), "An A/B test needs variants."))
         return problems
 
     def check_launch(self, config: EmailConfig, campaign: CampaignInfo
                      ) -> list[tuple[tuple[str, ...], str]]:
-        if email_sources(config, campaign) is not None:
-            return []
-        missing = [f for f in ("subject", "text") if not getattr(config, f)]
-        return [((field,), f"No {field}: give one in the action or choose an EMAIL template "
-                           "for the campaign.") for field in missing]
+        problems = []
+        for i, variant in enumerate(config.variants or [None]):
+            if email_sources(config, campaign, variant) is not None:
+                continue
+            prefix = ("variants", str(i)) if variant is not None else ()
+            missing = [f for f in ("subject", "text")
+                       if not getattr(config, f) and not getattr(variant, f, None)]
+            problems += [((*prefix, field), f"No {field}: give one in the action or choose an "
+                                            "EMAIL template for the campaign.")
+                         for field in missing]
+        return problems
 
     async def execute(self, ctx: ActionContext, batch: Sequence[Target]) -> list[Outcome]:
         """Send the batch. An address suppressed since the launch fails with ``SUPPRESSED``
@@ -110,7 +131,11 @@ class EmailAction(ActionType):
                     target, f"SUPPRESSED ({reason}): the address is on the suppression list"))
             else:
                 sendable.append(target)
-        rendered, envelopes, links = await asyncio.to_thread(self._render_all, ctx, sendable)
+        chosen, waiting = await self._variants(ctx, sendable)
+        outcomes += waiting
+        sendable = [t for t in sendable if t.delivery_id in chosen] if waiting else sendable
+        rendered, envelopes, links = await asyncio.to_thread(self._render_all, ctx, sendable,
+                                                             chosen)
         await save_tracked_links(links)  # before sending: a click may come at once
         transport = transport_for(ctx.settings.smtp_url, ctx.settings.smtp_connections)
         results = await transport.send(envelopes)
@@ -121,16 +146,62 @@ class EmailAction(ActionType):
                                       result.outcome.error or "")
         return outcomes + rendered + [r.outcome for r in results]
 
-    def _render_all(self, ctx: ActionContext, batch: Sequence[Target]):
+    async def _variants(self, ctx: ActionContext, batch: Sequence[Target]
+                        ) -> tuple[dict[int, Variant], list[Outcome]]:
+        """Each target's variant ({delivery id: Variant}), recorded on its delivery before
+        it is sent; with an A/B test, the rest wait (a retry that is not counted) until the
+        decision time, then all get the winner."""
+        config: EmailConfig = ctx.config
+        if not config.variants or not batch:
+            return {}, []
+        test, db = config.ab_test, ctx.db
+        chosen: dict[int, Variant] = {}
+        waiting: list[Outcome] = []
+        rest = [t for t in batch if test and db is not None and not t.test
+                and not in_test_group(t.key, test.test_share)]
+        waits = {id(t) for t in rest}
+        for target in batch:
+            if id(target) not in waits:
+                chosen[target.delivery_id] = by_weight(target.key, config.variants)
+        if test is not None and db is not None and any(not t.test for t in batch):
+            found = await ab.decision(db, ctx.step_id, test)
+            now = time.time()
+            if rest and now < found.decide_at:
+                waiting = [Outcome.retry(t, WAITING, after=found.decide_at - now, counts=False)
+                           for t in rest]
+            elif rest:
+                name = found.winner or await ab.decide(db, ctx.campaign.id, ctx.step_id, test,
+                                                       config.variants)
+                best = next((v for v in config.variants if v.name == name), None)
+                for target in rest:
+                    chosen[target.delivery_id] = best or by_weight(target.key, config.variants)
+        recorded = [(i, v.name) for i, v in chosen.items() if i]
+        if recorded and db is not None:
+            cases = " ".join("WHEN {} THEN {}" for _ in recorded)
+            await db.execute(
+                f"UPDATE drumbeat_delivery SET variant = CASE id {cases} END"
+                f" WHERE id IN ({', '.join('{}' for _ in recorded)})",
+                *(x for pair in recorded for x in pair), *(i for i, _ in recorded))
+        return chosen, waiting
+
+    def _render_all(self, ctx: ActionContext, batch: Sequence[Target],
+                    chosen: dict[int, Variant] | None = None):
         """Render and build every message (CPU work, run off the event loop)."""
-        sources = email_sources(ctx.config, ctx.campaign)
-        if sources is None:
-            return [Outcome.failed(t, "nothing to send: no subject or text") for t in batch], [], {}
+        chosen = chosen or {}
+        sources_of: dict[str | None, EmailSources | None] = {}
         tracking = EmailTracking(ctx.settings)
         outcomes: list[Outcome] = []
         envelopes: list[Envelope] = []
         links: dict[int, list[str]] = {}
         for target in batch:
+            variant = chosen.get(target.delivery_id)
+            name = variant.name if variant else None
+            if name not in sources_of:
+                sources_of[name] = email_sources(ctx.config, ctx.campaign, variant)
+            sources = sources_of[name]
+            if sources is None:
+                outcomes.append(Outcome.failed(target, "nothing to send: no subject or text"))
+                continue
             try:
                 envelopes.append(self._envelope(ctx, sources, target, tracking, links))
             except UnsendableError as exc:
@@ -186,11 +257,30 @@ class EmailAction(ActionType):
         return subject, text, html
 
     def render_sample(self, ctx: ActionContext, target: Target) -> dict[str, str] | None:
-        sources = email_sources(ctx.config, ctx.campaign)
+        variants = ctx.config.variants
+        sources = email_sources(ctx.config, ctx.campaign,
+                                by_weight(target.key, variants) if variants else None)
         if sources is None:
             return None
         subject, text, html = self._render(ctx, sources, target)
         return {"subject": subject, "text": text, **({"html": html} if html is not None else {})}
+
+
+def _check_message(source, templates, prefix: tuple[str, ...]
+                   ) -> list[tuple[tuple[str, ...], str]]:
+    """The templates of an action or a variant compile; its subject is one line."""
+    problems = []
+    for field, html in (("subject", False), ("text", False), ("html", True)):
+        text = getattr(source, field)
+        if text is None:
+            continue
+        try:
+            templates.check(text, html=html)
+        except TemplateProblem as exc:
+            problems.append(((*prefix, field), str(exc)))
+    if source.subject is not None and not is_header_safe(source.subject):
+        problems.append(((*prefix, "subject"), "A subject is one line."))
+    return problems
 
 
 def _display_name(target: Target) -> str:

@@ -30,6 +30,7 @@ from drumbeat.platform.templating import TemplateProblem
 from drumbeat.platform.tracking.links import EmailTracking
 from drumbeat.platform.tracking.links import save_links as save_tracked_links
 from drumbeat.platform.validation import is_header_safe
+from drumbeat.platform.workflows.signals import record_call_outcome_event
 
 __all__ = [
     "ActionContext",
@@ -56,6 +57,7 @@ __all__ = [
     "is_header_safe",
     "message_id_for",
     "migration_kit",
+    "record_call_outcome_event",
     "record_conversion",
     "register_ab_metric",
     "save_tracked_links",

@@ -194,7 +194,8 @@ def unique_name_guard(name: str):
 
 
 async def complete_finished(platform: Platform, campaign_id: int | None = None) -> list[int]:
-    """Mark running campaigns COMPLETED once every delivery is final (never earlier).
+    """Mark running campaigns COMPLETED once every delivery is final and, for a workflow
+    campaign, every enrollment finished (never earlier).
 
     With ``campaign_id``, only that campaign; without, every running campaign (the
     reconciler's sweep, for a worker that died between its last record and this check).
@@ -207,6 +208,10 @@ async def complete_finished(platform: Platform, campaign_id: int | None = None) 
         WHERE state = 'RUNNING' {only} AND NOT EXISTS (
             SELECT 1 FROM drumbeat_delivery d
             WHERE d.campaign = drumbeat_campaign.id AND d.state IN ('pending', 'claimed'))
+          -- a workflow campaign: also every enrollment finished (none of them left)
+          AND NOT EXISTS (
+            SELECT 1 FROM drumbeat_enrollment e WHERE e.campaign = drumbeat_campaign.id
+              AND e.status IN ('ACTIVE', 'WAITING', 'PAUSED'))
         RETURNING id
         """,
         stamp, stamp, *(() if campaign_id is None else (campaign_id,)),

@@ -37,8 +37,6 @@ class ErrorCode(str, Enum):
     UNREACHABLE_STATE = "UNREACHABLE_STATE"
     DANGLING_TRANSITION = "DANGLING_TRANSITION"
     INSTANT_CYCLE = "INSTANT_CYCLE"
-    #: A workflow with transitions between states or goals, which launches cannot run yet.
-    WORKFLOW_NOT_RUNNABLE = "WORKFLOW_NOT_RUNNABLE"
 
 
 @dataclass(frozen=True)

@@ -50,15 +50,10 @@ async def check_startable(platform, problems: Problems, campaign_id: int,
             problems.add(f"The action type {step['action_type']!r} is not installed.",
                          ErrorCode.UNKNOWN_ACTION_TYPE, "action", "type")
     await check_launch(platform, problems, campaign_id, known)
-    if await _needs_engine(platform.db, campaign_id):
-        problems.add("This workflow moves recipients between states (or has goals); the "
-                     "engine that runs transitions is not built yet, and a launch would run "
-                     "only the start state's actions. Launch a one-state workflow.",
-                     ErrorCode.WORKFLOW_NOT_RUNNABLE, "id")
     return known
 
 
-async def _needs_engine(db, campaign_id: int) -> bool:
+async def needs_engine(db, campaign_id: int) -> bool:
     """Whether the current workflow version has more than one state, a transition or a
     goal (a quick campaign — one state, no version row — does not)."""
     raw = await db.fetchval("SELECT definition FROM drumbeat_workflow_version"

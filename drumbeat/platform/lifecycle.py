@@ -11,13 +11,17 @@ from __future__ import annotations
 import logging
 
 from drumbeat.platform import audit, ledger
-from drumbeat.platform.launch_plan import check_startable, start_steps, step_targets
+from drumbeat.platform.launch_plan import (
+    check_startable, needs_engine, start_steps, step_targets,
+)
 from drumbeat.platform.campaigns import complete_finished, get_campaign, require_campaign
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
 from drumbeat.platform.permissions import require_campaign_editor
 from drumbeat.platform.runtime import Platform
 from drumbeat.platform.tables import Campaign, CampaignState
 from drumbeat.platform.team import Member, now
+from drumbeat.platform.workflows.enrollments import enroll_start
+from drumbeat.platform.workflows.scheduler import tick as workflow_tick
 
 log = logging.getLogger(__name__)
 S = CampaignState
@@ -100,9 +104,19 @@ async def _start(platform: Platform, member: Member | None, campaign: dict) -> d
                                   settings.redeliver_after_seconds)
             chunks += await ledger.pending_chunks(platform.db, campaign_id, step_id,
                                                   settings.chunk_size)
+        # A workflow campaign: every recipient is also enrolled in the start state (whose
+        # actions were just snapshotted); the workflow scheduler moves them on from there.
+        engine = await needs_engine(platform.db, campaign_id)
+        if engine:
+            await enroll_start(platform.db, campaign_id)
         await audit.record(member, campaign_id, "campaign.launch",
                            [audit.Change("state", S.READY, S.RUNNING)])
     await _dispatch(platform, campaign_id, chunks)
+    if engine:  # take the start state's instant transitions now rather than next tick
+        try:
+            await workflow_tick(platform, campaign_id=campaign_id)
+        except Exception:
+            log.exception("first workflow tick of campaign %s failed", campaign_id)
     await platform.publish(campaign_id, {"type": "launched"})
     return await get_campaign(campaign_id)
 

@@ -39,6 +39,7 @@ from drumbeat.schema.progress import ProgressSubscriptions
 from drumbeat.schema.team import TeamMutations, TeamQueries
 from drumbeat.schema.templates import TemplateMutations, TemplateQueries
 from drumbeat.schema.workflows import WorkflowMutations, WorkflowQueries
+from drumbeat.schema.enrollments import EnrollmentMutations, EnrollmentQueries
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -63,12 +64,12 @@ class NodeQueries:
 CORE_QUERIES = (NodeQueries, TeamQueries, CampaignQueries, CampaignListQueries, ContactQueries,
                 CompanyQueries, LeadQueries, ProductQueries, ExportQueries, ActionTypeQueries,
                 TemplateQueries, SegmentQueries, ListQueries, DryRunQueries,
-                WorkflowQueries)
+                WorkflowQueries, EnrollmentQueries)
 CORE_MUTATIONS = (CampaignMutations, LifecycleMutations, BudgetMutations, TemplateMutations,
                   ContactMutations, CompanyMutations, LeadMutations, ProductMutations,
                   ImportMutations, TeamMutations, SegmentMutations, ListMutations,
                   SendMutations, ConversionMutations,
-                  WorkflowMutations)
+                  WorkflowMutations, EnrollmentMutations)
 CORE_SUBSCRIPTIONS = (ProgressSubscriptions, BudgetSubscriptions, EventSubscriptions)
 
 

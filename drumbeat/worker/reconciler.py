@@ -3,7 +3,8 @@
 Every ``reconcile_interval_seconds`` it takes back ledger rows of running campaigns whose
 lease (claimed) or hold (pending, already enqueued once) expired, enqueues chunks for
 them, skips what a dead worker held for a cancelled campaign, completes campaigns whose
-deliveries are all final, and launches READY campaigns whose scheduled start has come. Several reconcilers may run
+deliveries are all final, and launches READY campaigns whose scheduled start has come, and takes the due workflow
+transitions (``workflows.scheduler.tick``). Several reconcilers may run
 at once (one per worker process): the take-back is one atomic UPDATE … RETURNING.
 """
 
@@ -16,6 +17,7 @@ from drumbeat.platform import ledger
 from drumbeat.platform.campaigns import complete_finished
 from drumbeat.platform.lifecycle import launch_due
 from drumbeat.platform.runtime import Platform
+from drumbeat.platform.workflows.scheduler import tick as workflow_tick
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ async def reconcile_once(platform: Platform) -> int:
     await ledger.skip_abandoned(platform.db)
     await complete_finished(platform)
     await launch_due(platform)
+    await workflow_tick(platform)  # workflow transitions whose time has come (a batch)
     return len(rows)
 
 

@@ -6,7 +6,14 @@
 * :mod:`.storage` — version rows and the state / action rows the launch runs;
 * :mod:`.service` — read and set a campaign's workflow (permissions, versions, audit).
 
-The execution engine (enrollments, timers, triggers) builds on the stored versions.
+The engine that runs them:
+
+* :mod:`.enrollments` — each recipient's place (state, status, timers) and journey;
+* :mod:`.engine` — one look at an enrollment: the transitions that are due;
+* :mod:`.scheduler` — the periodic tick (in the reconciler loop) over due enrollments;
+* :mod:`.definitions` — a version as the engine runs it; :mod:`.windows` — send windows;
+* :mod:`.clock` — the engine's (test-controllable) clock; :mod:`.control` — manual move /
+  pause / resume; :mod:`.signals` — call outcomes as events.
 """
 
 from drumbeat.platform.workflows.service import (

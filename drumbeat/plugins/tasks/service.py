@@ -14,6 +14,7 @@ from typing import Any
 
 from piccolo.columns.combination import WhereRaw
 
+from drumbeat import record_call_outcome_event
 from drumbeat.plugins.tasks import notify
 from drumbeat.plugins.tasks.tables import CallOutcome, Task, TaskKind, TaskStatus
 from drumbeat.schema_kit import (
@@ -151,6 +152,10 @@ async def record_call_outcome(platform, member: Member | None, task_id: int,
         values.update({Task.status: TaskStatus.DONE.value, Task.completed_at: now(),
                        Task.completed_by: member.id, Task.call_back_at: None})
     new = await _change(platform, member, task, values, "task.call_outcome", ["input", "id"])
+    # The outcome as an event of the call's delivery: a workflow waiting for CALL_OUTCOME
+    # moves on (the scheduler polls the event ledger).
+    await record_call_outcome_event(platform.db, task["campaign"], task["delivery"],
+                                    outcome.value)
     await notify.announce(platform.events.publish, [new], notify.UPDATED)
     return new
 

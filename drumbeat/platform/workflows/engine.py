@@ -1,0 +1,203 @@
+"""The workflow engine: looks at one enrollment and takes the transitions that are due.
+
+* ``ACTIVE``: once every delivery of the state's actions for the recipient is final, an
+  instant transition (``onComplete``, ``condition``, ``randomSplit``) moves it on at once;
+  a state without transitions completes it; otherwise it starts ``WAITING`` with its timer
+  (the earliest ``afterDelay``, aligned to its send window, or ``onEvent`` timeout —
+  counted from entering the state).
+* ``WAITING``: an ``onEvent`` fires on the first event of its type on one of the
+  recipient's deliveries in this campaign not consumed by an earlier ``onEvent`` (the
+  enrollment's ``event_cursor``; suspected bots do not count). An event wins over a timer
+  that expired by the same look. When the timer is due, its transition is taken.
+* Goals are checked on every look: a ``CONVERTED`` event (as above) or the contact
+  matching the goal's segment filter → ``EXITED``.
+* Entering a state snapshots its actions' ledger rows for the recipient; the chunks are
+  returned for the caller to dispatch after commit. One look follows instant transitions
+  through action-less states (validation forbids cycles without a delay or an event).
+
+Every change is guarded (:mod:`.enrollments`): a look that lost a race stops quietly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from drumbeat.platform import ledger
+from drumbeat.platform.segments.query import where_sql
+from drumbeat.platform.workflows import enrollments as rows_
+from drumbeat.platform.workflows.definitions import Definitions, Version
+from drumbeat.platform.workflows.enrollments import Status
+from drumbeat.platform.workflows.windows import align
+
+log = logging.getLogger(__name__)
+
+#: An ACTIVE enrollment whose actions are still running is looked at again this soon.
+ACTIVE_RECHECK_SECONDS = 1.0
+#: A WAITING enrollment is looked at (events, goals) at least this often.
+EVENT_POLL_SECONDS = 30.0
+MAX_HOPS = 200
+
+
+def split_path(enrollment_id: int, version: int, state_key: str, paths: list[dict]) -> str:
+    """The path of a random split: deterministic per enrollment, version and state, so a
+    repeated look picks the same one; proportional to the weights."""
+    digest = hashlib.sha256(f"{enrollment_id}:{version}:{state_key}".encode()).digest()
+    total = sum(int(p["weight"]) for p in paths)
+    point = int.from_bytes(digest[:8], "big") % total
+    for path in paths:
+        point -= int(path["weight"])
+        if point < 0:
+            return path["to"]
+    return paths[-1]["to"]
+
+
+class Engine:
+    """Looks at enrollments with one set of loaded definitions (one tick)."""
+
+    def __init__(self, platform, definitions: Definitions | None = None):
+        self.platform = platform
+        self.db = platform.db
+        self.definitions = definitions or Definitions(platform.db)
+        self.chunks: list[ledger.Chunk] = []
+        self.transitions = 0
+
+    async def look(self, row: dict, now: float) -> None:
+        """Take what is due for ``row`` (each step in its own transaction)."""
+        for _ in range(MAX_HOPS):
+            version = await self.definitions.version(row["campaign"], row["version"])
+            state = version.states.get(row["state_key"]) if version else None
+            if state is None:  # a version or state that no longer exists: leave it be
+                log.warning("enrollment %s: no state %r in version %s", row["id"],
+                            row["state_key"], row["version"])
+                await rows_.look_again(self.db, row, now + EVENT_POLL_SECONDS)
+                return
+            if await self._goal_met(version, row):
+                await rows_.finish(self.db, row, Status.EXITED, now)
+                return
+            if row["status"] == Status.ACTIVE.value:
+                if not await rows_.actions_done(self.db, row, version.step_ids(row["state_key"])):
+                    await rows_.look_again(self.db, row, now + ACTIVE_RECHECK_SECONDS)
+                    return
+                instant = await self._instant(version, state, row)
+                if instant is not None:
+                    row = await self._move(row, instant[0], instant[1], now)
+                    if row is None:
+                        return
+                    continue
+                if not state.get("transitions"):
+                    await rows_.finish(self.db, row, Status.COMPLETED, now)
+                    return
+                due = self._timer(state, row)
+                row = await rows_.wait(self.db, row, due and due[0],
+                                       _next_look(due and due[0], now))
+                if row is None:
+                    return
+            # WAITING: an event, else a due timer, else look again later.
+            event = await self._event(state, row)
+            if event is not None:
+                row = await self._move(row, event[0], "ON_EVENT", now, cursor=event[1])
+            else:
+                due = self._timer(state, row)
+                if due is None or due[0] > now:
+                    await rows_.look_again(self.db, row, _next_look(due and due[0], now))
+                    return
+                row = await self._move(row, due[1], due[2], now)
+            if row is None:
+                return
+        log.error("enrollment %s: more than %s transitions in one look", row["id"], MAX_HOPS)
+
+    async def _move(self, row: dict, to_key: str, via: str, now: float,
+                    cursor: int | None = None) -> dict | None:
+        async with self.db.transaction():
+            moved = await rows_.move(self.db, row, to_key, via, now, cursor=cursor)
+            if moved is None:
+                return None
+            chunks = await rows_.enter_actions(self.db, self.platform.plugins, self.definitions,
+                                               moved, self.platform.settings.redeliver_after_seconds)
+        self.chunks += chunks
+        self.transitions += 1
+        return moved
+
+    async def _instant(self, version: Version, state: dict, row: dict
+                       ) -> tuple[str, str] | None:
+        for transition in state.get("transitions") or []:
+            if "onComplete" in transition:
+                return transition["onComplete"]["to"], "ON_COMPLETE"
+            if "randomSplit" in transition:
+                return split_path(row["id"], version.number, row["state_key"],
+                                  transition["randomSplit"]["paths"]), "RANDOM_SPLIT"
+            if "condition" in transition:
+                body = transition["condition"]
+                matched = await self.matches(row, body["if"])
+                return body["then"] if matched else body["else"], "CONDITION"
+        return None
+
+    def _timer(self, state: dict, row: dict) -> tuple[float, str, str] | None:
+        """The earliest timer of the state: (when, to, via)."""
+        timers = []
+        for transition in state.get("transitions") or []:
+            if "afterDelay" in transition:
+                body = transition["afterDelay"]
+                at = align(row["entered_at"] + body["delay"]["seconds"], body.get("window"),
+                           row.get("timezone"))
+                timers.append((at, body["to"], "AFTER_DELAY"))
+            elif "onEvent" in transition and transition["onEvent"].get("timeout"):
+                timeout = transition["onEvent"]["timeout"]
+                timers.append((row["entered_at"] + timeout["after"]["seconds"], timeout["to"],
+                               "TIMEOUT"))
+        return min(timers, key=lambda t: t[0]) if timers else None
+
+    async def _event(self, state: dict, row: dict) -> tuple[str, int] | None:
+        """(to, event id) of the first unconsumed event an ``onEvent`` waits for."""
+        wanted = [t["onEvent"] for t in state.get("transitions") or [] if "onEvent" in t]
+        if not wanted:
+            return None
+        types = sorted({w["event"] for w in wanted})
+        events = await self._events(row, types)
+        for event in events:
+            for body in wanted:
+                if body["event"] == event["type"] and (
+                        not body.get("outcome") or body["outcome"] == event["detail"]):
+                    return body["to"], event["id"]
+        return None
+
+    async def _events(self, row: dict, types: list[str], limit: int = 20) -> list[dict]:
+        marks = ", ".join("{}" for _ in types)
+        return await self.db.fetch(
+            "SELECT e.id, e.type, e.detail FROM drumbeat_delivery_event e"
+            " JOIN drumbeat_delivery d ON d.id = e.delivery"
+            f" WHERE d.recipient = {{}} AND e.id > {{}} AND e.type IN ({marks})"
+            f" AND e.suspected_bot = {{}} ORDER BY e.id LIMIT {int(limit)}",
+            row["recipient"], row["event_cursor"], *types, False)
+
+    async def _goal_met(self, version: Version, row: dict) -> bool:
+        for goal in version.goals:
+            if goal.get("event"):
+                if await self._any_event(row, goal["event"]):
+                    return True
+            elif goal.get("if") is not None and await self.matches(row, goal["if"]):
+                return True
+        return False
+
+    async def _any_event(self, row: dict, kind: str) -> bool:
+        return bool(await self.db.fetchval(
+            "SELECT count(*) FROM drumbeat_delivery_event e"
+            " JOIN drumbeat_delivery d ON d.id = e.delivery"
+            " WHERE d.recipient = {} AND e.type = {} AND e.suspected_bot = {}",
+            row["recipient"], kind, False))
+
+    async def matches(self, row: dict, filter: dict) -> bool:
+        """Whether the enrollment's contact matches a segment filter (never for a company
+        or lead recipient)."""
+        if row.get("contact") is None:
+            return False
+        where, params = where_sql(self.platform, filter)
+        return bool(await self.db.fetchval(
+            f"SELECT count(*) FROM drumbeat_contact c WHERE c.id = {{}} AND ({where})",
+            row["contact"], *params))
+
+
+def _next_look(due: float | None, now: float) -> float:
+    poll = now + EVENT_POLL_SECONDS
+    return poll if due is None else min(due, poll)

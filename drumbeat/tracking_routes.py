@@ -21,6 +21,7 @@ from drumbeat.platform.tables.tracking import EventType
 from drumbeat.platform.tracking import hits, inbound
 from drumbeat.platform.tracking.events import client_hash
 from drumbeat.platform.tracking.tokens import keyring_for
+from drumbeat.trigger_routes import trigger_webhook
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0",
@@ -144,4 +145,5 @@ def tracking_routes(settings) -> list[Route]:
         Route("/t/c/{token}", track_click, methods=["GET"]),
         Route("/u/{token}", unsubscribe, methods=["GET", "POST"]),
         Route("/webhooks/inbound", inbound_webhook, methods=["POST"]),
+        Route("/triggers/{campaign}", trigger_webhook, methods=["POST"]),
     ]

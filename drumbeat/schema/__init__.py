@@ -40,6 +40,7 @@ from drumbeat.schema.team import TeamMutations, TeamQueries
 from drumbeat.schema.templates import TemplateMutations, TemplateQueries
 from drumbeat.schema.workflows import WorkflowMutations, WorkflowQueries
 from drumbeat.schema.enrollments import EnrollmentMutations, EnrollmentQueries
+from drumbeat.schema.triggers import TriggerMutations
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
@@ -69,7 +70,7 @@ CORE_MUTATIONS = (CampaignMutations, LifecycleMutations, BudgetMutations, Templa
                   ContactMutations, CompanyMutations, LeadMutations, ProductMutations,
                   ImportMutations, TeamMutations, SegmentMutations, ListMutations,
                   SendMutations, ConversionMutations,
-                  WorkflowMutations, EnrollmentMutations)
+                  WorkflowMutations, EnrollmentMutations, TriggerMutations)
 CORE_SUBSCRIPTIONS = (ProgressSubscriptions, BudgetSubscriptions, EventSubscriptions)
 
 

@@ -39,7 +39,7 @@ class JourneyStep:
         description="When it moved on or finished; null while it is there.")
     via: str = strawberry.field(description=(
         "How it got here: START, ON_COMPLETE, AFTER_DELAY, ON_EVENT, TIMEOUT, CONDITION, "
-        "RANDOM_SPLIT or MANUAL."))
+        "RANDOM_SPLIT, MANUAL, or TRIGGER <event> (campaignEnroll, POST /triggers)."))
     member_id: strawberry.Private[Optional[int]]
 
     @strawberry.field(description="Who moved it by hand (MANUAL).")

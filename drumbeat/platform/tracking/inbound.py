@@ -61,21 +61,24 @@ class InboundEvent:
     detail: str
 
 
-def webhook_key(secret: bytes) -> bytes:
-    return hmac.new(secret, _KEY_LABEL, hashlib.sha256).digest()
+def webhook_key(secret: bytes, label: bytes = _KEY_LABEL) -> bytes:
+    """The key a ``DRUMBEAT_SECRET_KEYS`` secret gives for one kind of signed request
+    (``label``: inbound webhooks, triggers …), so one kind's signature is no other's."""
+    return hmac.new(secret, label, hashlib.sha256).digest()
 
 
-def sign(keyring: Keyring, body: bytes, at: int | None = None) -> str:
+def sign(keyring: Keyring, body: bytes, at: int | None = None, label: bytes = _KEY_LABEL) -> str:
     """The ``Drumbeat-Signature`` header for ``body`` with the current key (for senders
     and tests)."""
     at = int(time.time()) if at is None else at
     key = keyring.current
-    return f"kid={key.kid},t={at},v1={_mac(webhook_key(key.secret), at, body)}"
+    return f"kid={key.kid},t={at},v1={_mac(webhook_key(key.secret, label), at, body)}"
 
 
-def verify(keyring: Keyring, header: str | None, body: bytes, now: float | None = None) -> None:
+def verify(keyring: Keyring, header: str | None, body: bytes, now: float | None = None,
+           label: bytes = _KEY_LABEL) -> None:
     """Raise :class:`InboundError` (401) unless ``header`` signs ``body`` with a live key
-    within the time tolerance."""
+    (for ``label``) within the time tolerance."""
     fields = {}
     for part in (header or "").split(","):
         name, _, value = part.strip().partition("=")
@@ -89,7 +92,7 @@ def verify(keyring: Keyring, header: str | None, body: bytes, now: float | None 
         raise InboundError(401, "the signing key has expired")
     if abs(current - int(stamp)) > TOLERANCE_SECONDS:
         raise InboundError(401, "the signature's timestamp is too old or in the future")
-    expected = _mac(webhook_key(key.secret), int(stamp), body)
+    expected = _mac(webhook_key(key.secret, label), int(stamp), body)
     if not hmac.compare_digest(expected.encode(), signature.encode()):
         raise InboundError(401, "bad signature")
 

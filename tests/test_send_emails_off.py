@@ -66,3 +66,37 @@ async def test_require_consent_is_set_through_the_api_and_honoured(server, smtp_
         " errors { field code } } }", {"id": campaign})
     assert update["campaignUpdate"]["errors"] == [{"field": ["input", "requireConsent"],
                                                    "code": "INVALID_STATE"}]
+
+
+async def test_an_evergreen_campaign_stays_running_until_turned_off(server, smtp_sink):
+    """Triggers can only enrol into a RUNNING campaign: an evergreen one does not complete
+    when everything has finished; turned off, it completes by itself."""
+    from drumbeat.platform.campaigns import complete_finished
+
+    api = GraphQLClient(server.url, (await member_token(server, "ADMIN"))[1])
+    tag = unique("evergreen")
+    data = await api.data(CAMPAIGN_CREATE.replace("id name state", "id name state evergreen"), {
+        "input": {"name": tag, "evergreen": True,
+                  "action": {"type": "email", "config": EMAIL_CONFIG}}})
+    assert data["campaignCreate"]["campaign"]["evergreen"] is True
+    campaign = data["campaignCreate"]["campaign"]["id"]
+    await add_recipients(api, campaign, await create_contacts(
+        api, [{"email": f"{tag}-{i}@example.org"} for i in range(2)]))
+    await launch_campaign(api, campaign)
+    await asyncio.to_thread(smtp_sink.wait_for, db_id(campaign), 2, 30)
+    deadline = time.monotonic() + 30
+    while (state := (await api.data(CAMPAIGN, {"id": campaign}))["campaign"])[
+            "counters"]["done"] < 2:
+        assert time.monotonic() < deadline, state
+        await asyncio.sleep(0.05)
+    assert await server.call(complete_finished(server.platform, db_id(campaign))) == []
+    assert (await api.data(CAMPAIGN, {"id": campaign}))["campaign"]["state"] == "RUNNING"
+
+    update = await api.data(
+        "mutation($id: ID!) { campaignUpdate(id: $id, input: {evergreen: false}) {"
+        " errors { field code } } }", {"id": campaign})
+    assert update["campaignUpdate"]["errors"] == []
+    deadline = time.monotonic() + 30
+    while (await api.data(CAMPAIGN, {"id": campaign}))["campaign"]["state"] != "COMPLETED":
+        assert time.monotonic() < deadline  # the reconciler completes it
+        await asyncio.sleep(0.05)

@@ -64,7 +64,7 @@ async def check_fields(platform: Platform, problems: Problems, fields: Mapping[s
     if "template_id" in fields:
         await require_template_for_campaign(problems, fields["template_id"], *prefix, "templateId")
         values["template"] = fields["template_id"]
-    for flag in ("send_emails", "require_consent"):
+    for flag in ("send_emails", "require_consent", "evergreen"):
         if fields.get(flag) is not None:
             values[flag] = bool(fields[flag])
     if "scheduled_start" in fields:

@@ -205,7 +205,7 @@ async def complete_finished(platform: Platform, campaign_id: int | None = None) 
     rows = await platform.db.fetch(
         f"""
         UPDATE drumbeat_campaign SET state = 'COMPLETED', completed_at = {{}}, updated_at = {{}}
-        WHERE state = 'RUNNING' {only} AND NOT EXISTS (
+        WHERE state = 'RUNNING' AND NOT evergreen {only} AND NOT EXISTS (
             SELECT 1 FROM drumbeat_delivery d
             WHERE d.campaign = drumbeat_campaign.id AND d.state IN ('pending', 'claimed'))
           -- a workflow campaign: also every enrollment finished (none of them left)

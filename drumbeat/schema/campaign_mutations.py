@@ -40,6 +40,9 @@ class CampaignCreateInput:
     send_emails: bool | None = None
     require_consent: bool | None = strawberry.field(
         default=None, description="Only contacts whose consent is GRANTED are addressed.")
+    evergreen: bool | None = strawberry.field(
+        default=None, description="Stay RUNNING when everything has finished, so triggers "
+                                  "can keep enrolling people (ends when cancelled).")
     scheduled_start: datetime | None = strawberry.field(
         default=None, description="A READY campaign launches by itself at this time.")
     tags: list[str] | None = None
@@ -57,6 +60,7 @@ class CampaignUpdateInput:
     template_id: relay.GlobalID | None = strawberry.UNSET
     send_emails: bool | None = strawberry.UNSET
     require_consent: bool | None = strawberry.UNSET
+    evergreen: bool | None = strawberry.UNSET
     scheduled_start: datetime | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
     action: ActionInput | None = strawberry.field(
@@ -95,7 +99,7 @@ def _fields(input: CampaignCreateInput | CampaignUpdateInput) -> dict:
     """The given fields of an input, ids decoded (UNSET ones left out)."""
     fields = {}
     for name in ("name", "goal", "description", "results", "sender_strategy",
-                 "dispatch_strategy", "send_emails", "require_consent", "scheduled_start",
+                 "dispatch_strategy", "send_emails", "require_consent", "evergreen", "scheduled_start",
                  "tags"):
         value = getattr(input, name, strawberry.UNSET)
         if value is not strawberry.UNSET:

@@ -93,6 +93,9 @@ class Campaign(CampaignMoneyFields, CampaignTemplateFields, CampaignAudienceFiel
     dispatch_strategy: DispatchStrategy
     send_emails: bool = strawberry.field(
         description="Off: actions create their documents and activities without emailing them.")
+    evergreen: bool = strawberry.field(
+        description="Stays RUNNING when every delivery and enrollment has finished, so "
+                    "triggers can keep enrolling people; ends when cancelled.")
     require_consent: bool = strawberry.field(
         description="Only contacts whose consent is GRANTED are addressed (NO_CONSENT skips).")
     scheduled_start: datetime | None
@@ -111,6 +114,7 @@ class Campaign(CampaignMoneyFields, CampaignTemplateFields, CampaignAudienceFiel
                    dispatch_strategy=DispatchStrategyEnum(row["dispatch_strategy"]),
                    send_emails=bool(row["send_emails"]),
                    require_consent=bool(row["require_consent"]),
+                   evergreen=bool(row["evergreen"]),
                    scheduled_start=row["scheduled_start"],
                    created_at=row["created_at"], updated_at=row["updated_at"],
                    launched_at=row["launched_at"], completed_at=row["completed_at"], row=row)

@@ -50,6 +50,7 @@ class Campaign(Table, tablename="drumbeat_campaign"):
     dispatch_strategy = Varchar(length=20, choices=DispatchStrategy,
                                 default=DispatchStrategy.CONTACT.value)
     template = ForeignKey(Template, null=True, on_delete=OnDelete.set_null)
+    evergreen = Boolean(default=False)  # stays RUNNING for triggers when all is finished
     send_emails = Boolean(default=True)  # off: documents and activities only, no email
     require_consent = Boolean(default=False)  # on: only contacts who GRANTED consent
     scheduled_start = Timestamptz(null=True, default=None)

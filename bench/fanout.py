@@ -358,6 +358,7 @@ async def main(args) -> None:
     settings = Settings(database_url=database, events_url=args.redis, queue=queue,
                         secret_key=env["DRUMBEAT_SECRET_KEY"])
     platform, token = await prepare(settings)
+    load_before = load_average()
     raw_channel = f"{queue}:raw"
     api = start([sys.executable, "-m", "drumbeat", "serve", "--port", str(args.port),
                  "--log-level", "warning"], env)
@@ -384,6 +385,13 @@ async def main(args) -> None:
             proc.wait(timeout=30)
         await platform.close()
     report(results)
+    print(f"load average (1, 5, 15 min): {load_before} before, {load_average()} after "
+          f"({os.cpu_count()} CPUs)")
+
+
+def load_average() -> str:
+    """Other work on the machine moves both phases, unevenly: print it with the result."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def report(results: dict) -> None:

@@ -67,16 +67,20 @@ def browser(tmp_path):
 
 
 def _wait(driver, condition, timeout: float = 30, message: str = ""):
+    """Poll ``condition``; an element the page re-rendered meanwhile (stale) is retried."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.02).until(
+    return WebDriverWait(driver, timeout, poll_frequency=0.02,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: condition(d), message)
 
 
 def _text(driver, element_id: str) -> str:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.ID, element_id).text
+    """The element's text, read in one script (never a stale element reference)."""
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.textContent.trim() : null",
+        element_id)
 
 
 def _sign_in(driver, url: str, token: str) -> None:
@@ -113,14 +117,13 @@ async def test_the_counters_climb_live_while_the_campaign_runs(make_server, brow
         _wait(browser, lambda d: d.find_element(By.ID, "board").is_displayed(),
               message="signed in")
         browser.find_element(By.ID, "search-text").send_keys(tag)
-        pick = _wait(browser, lambda d: d.find_element(
-            By.CSS_SELECTOR, f'#campaigns button[data-id="{campaign}"]'))
-        pick.click()
+        _wait(browser, lambda d: d.find_element(  # the list may re-render while filtering
+            By.CSS_SELECTOR, f'#campaigns button[data-id="{campaign}"]').click() or True)
         _wait(browser, lambda d: _text(d, "live") == "live",
               message="the progress subscription delivered its first snapshot")
-        heading = browser.find_element(By.ID, "campaign-name")
-        assert heading.text == name  # rendered as text: no markup from the data
-        assert heading.find_elements(By.CSS_SELECTOR, "*") == []
+        assert _text(browser, "campaign-name") == name  # rendered as text: no markup from data
+        assert browser.execute_script(
+            "return document.getElementById('campaign-name').children.length") == 0
         assert browser.find_elements(By.CSS_SELECTOR, "#campaigns b") == []
         assert _text(browser, "counter-done") == "0"
 
@@ -144,10 +147,12 @@ async def test_the_counters_climb_live_while_the_campaign_runs(make_server, brow
         assert _text(browser, "counter-failed") == "0"
         assert "no budget set" in _text(browser, "budget")
 
-        feed = _wait(browser, lambda d: len(items := d.find_elements(
-            By.CSS_SELECTOR, '#feed li[data-type="SENT"]')) == FEED_LIMIT and items,
-            message="the feed shows the last SENT events")
-        shown = {item.find_element(By.CSS_SELECTOR, ".address").text for item in feed}
+        # Read the feed in one script: the page may re-render it between two WebDriver calls.
+        feed_addresses = ("return Array.from(document.querySelectorAll("
+                          "'#feed li[data-type=\"SENT\"] .address'), e => e.textContent)")
+        shown = set(_wait(browser, lambda d: len(items := d.execute_script(feed_addresses))
+                          == FEED_LIMIT and items,
+                          message="the feed shows the last SENT events"))
         assert len(shown) == FEED_LIMIT and shown <= set(addresses)
         assert browser.find_elements(By.CSS_SELECTOR, "#feed li.note") == []
         assert browser.execute_script("return sessionStorage.getItem('drumbeat.token')") == api.token

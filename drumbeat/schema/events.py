@@ -17,12 +17,15 @@ from strawberry import relay
 from drumbeat.platform.tables.tracking import EventType as EventTypeEnum
 from drumbeat.schema.campaign_channel import campaign_channel
 from drumbeat.schema.context import Info
+from drumbeat.schema.shared_results import Lru, shareable
 
 EventType = strawberry.enum(EventTypeEnum, name="EventType",
                             description="What happened to a delivery.")
 REPLAY_PAGE = 500
+SHARED_KEPT = 512  # live events whose CampaignEvent is shared by the subscribers
 
 
+@shareable  # plain values only: the same result for every subscriber
 @strawberry.type(description="One event of a campaign's delivery, in id order.")
 class CampaignEvent:
     id: int = strawberry.field(description="The event's id: increasing within a run.")
@@ -41,6 +44,20 @@ class CampaignEvent:
                    address=m.get("address"), detail=m.get("detail") or "",
                    created_at=datetime.fromisoformat(at) if isinstance(at, str) else at,
                    missed=missed)
+
+    @classmethod
+    def shared(cls, m: dict) -> "CampaignEvent":
+        """The one ``CampaignEvent`` (``missed`` 0) of a live event message: the bus hands
+        every subscriber the same message, so they yield the same object and their
+        executions and frames are shared (drumbeat/schema/shared_results.py)."""
+        kept = _shared_events.get(id(m))
+        if kept is None or kept[0] is not m:
+            kept = (m, cls.from_message(m))
+            _shared_events.put(id(m), kept)
+        return kept[1]
+
+
+_shared_events = Lru(SHARED_KEPT)  # id(message) -> (message, its CampaignEvent)
 
 
 def unpack(message: dict) -> list[dict]:
@@ -94,5 +111,6 @@ class EventSubscriptions:
                 missed += message.get("missed", 0)
                 for event in unpack(message):
                     if event["id"] > replayed_to and (wanted is None or event["event"] in wanted):
-                        yield CampaignEvent.from_message(event, missed)
+                        yield (CampaignEvent.from_message(event, missed) if missed
+                               else CampaignEvent.shared(event))
                         missed = 0

@@ -23,7 +23,10 @@ def _per_event_executor(self, payload):
     return executor
 
 
+_per_event_executor.fresh_memo = True
+
+
 def install() -> None:
-    """Idempotent."""
-    if Executor.build_per_event_executor is not _per_event_executor:
+    """Idempotent (also under wrappers that keep the mark, as shared_results does)."""
+    if not getattr(Executor.build_per_event_executor, "fresh_memo", False):
         Executor.build_per_event_executor = _per_event_executor

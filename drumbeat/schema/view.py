@@ -9,10 +9,12 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from drumbeat.platform.team import authenticate
+from drumbeat.schema import shared_results
 from drumbeat.schema.context import Context
 from drumbeat.schema.per_event_memo import install as install_per_event_memo
 
 install_per_event_memo()  # graphql-core 3.3 leaks per subscription event otherwise
+shared_results.install()  # one execution per event for subscribers of the same operation
 
 
 def bearer_token(value: Any) -> str | None:
@@ -25,6 +27,10 @@ def bearer_token(value: Any) -> str | None:
 
 
 class DrumbeatGraphQL(GraphQL):
+    def encode_json(self, data: object) -> str | bytes:
+        frame = shared_results.encode_next(data, super().encode_json)
+        return frame if frame is not None else super().encode_json(data)
+
     async def get_context(self, request, response) -> Context:
         platform = request.app.state.platform
         member = None

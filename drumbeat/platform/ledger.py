@@ -167,11 +167,12 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
     """
     finished = utcnow()
     attempts = {row["id"]: row["attempts"] for row in claim.rows}
-    done, persisted, failed, retry = [], [], [], []
+    done, persists, failed, retry = [], {}, [], []
     for o in outcomes:
         if o.status == "done":
-            row = (o.message_id, finished, o.delivery_id, claim.token)
-            (persisted if o.persist else done).append((row, o.persist) if o.persist else row)
+            done.append((o.message_id, finished, o.delivery_id, claim.token))
+            if o.persist:
+                persists[o.delivery_id] = o.persist
         elif o.status == "failed":
             failed.append(((o.error or "failed")[:2000], finished, o.delivery_id, claim.token))
         else:
@@ -184,13 +185,9 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
     async with AsyncExitStack() as turn:
         async with db.transaction():
             marked = await _mark_done(db, claim, done, finished)
-            mark_done = ("UPDATE drumbeat_delivery SET state = 'done', message_id = {},"
-                         " finished_at = {}, last_error = NULL, lease_until = NULL,"
-                         " claim_token = NULL " + guard)
-            for row, persist in persisted:  # only for rows this claim still holds
-                if await db.fetch(mark_done + " RETURNING id", *row):
-                    marked.append(row[2])
-                    await persist(db)
+            for delivery_id in sorted(marked):  # only rows this claim still held
+                if delivery_id in persists:
+                    await persists[delivery_id](db)
             await db.executemany(
                 "UPDATE drumbeat_delivery SET state = 'failed', last_error = {}, finished_at = {},"
                 " lease_until = NULL, claim_token = NULL " + guard, failed)

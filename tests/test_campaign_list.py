@@ -228,6 +228,20 @@ async def test_like_wildcards_in_text_match_literally(server, admin_api):
         assert sorted(got) == sorted(ids[k] for k in expected), text
 
 
+async def test_text_and_tag_filters_ignore_unicode_case(server, admin_api):
+    """On SQLite too (whose own lower() folds ASCII only)."""
+    marker = unique("fold")
+    first = db_id(await create_campaign(admin_api, f"{marker} ÉTÉ MÜNCHEN"))
+    second = db_id(await create_campaign(admin_api, f"{marker} other"))
+    await server.call(server.platform.db.execute(
+        "INSERT INTO drumbeat_campaign_tag (campaign, tag) VALUES ({}, {})",
+        second, f"Ärger-{marker}"))
+    got, _ = await _forward(admin_api, {"filter": {"text": f"{marker} été münchen"}}, 50)
+    assert got == [first]
+    got, _ = await _forward(admin_api, {"filter": {"tag": f"ärger-{marker.upper()}"}}, 50)
+    assert got == [second]
+
+
 async def test_bad_cursors_and_arguments_are_clear_errors(server, admin_api, seeded):
     marker, _, _ = seeded
     by_name = {"filter": {"tag": marker}, "order": {"field": "NAME", "direction": "ASC"}}

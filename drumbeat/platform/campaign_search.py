@@ -20,11 +20,11 @@ from strawberry import relay
 from drumbeat.platform.database import Database
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
 from drumbeat.platform.permissions import require_member
+from drumbeat.platform.records import LIKE_ESCAPE, escape_like, lower_sql
 from drumbeat.platform.tables import CampaignState
 from drumbeat.platform.team import Member
 
 CURSOR_PREFIX = "campaigns"
-LIKE_ESCAPE = "!"
 MAX_TEXT_CHARS = 200
 MAX_TAG_CHARS = 50
 MAX_CURSOR_CHARS = 1000
@@ -113,7 +113,7 @@ async def search_campaigns(db: Database, member: Member | None, filter: Campaign
     before ``before``: from the start of that window, or from its end when ``backwards``."""
     require_member(member)
     sql = _Sql()
-    _add_filter(sql, filter)
+    _add_filter(sql, filter, db.dialect)
     sort = _sort(order.field, db.dialect)
     ascending = not order.descending
     if after is not None:
@@ -132,7 +132,7 @@ async def search_campaigns(db: Database, member: Member | None, filter: Campaign
     return Page(rows=rows, cursors=[_encode(order, sort, row) for row in rows], has_more=has_more)
 
 
-def _add_filter(sql: _Sql, f: CampaignFilter) -> None:
+def _add_filter(sql: _Sql, f: CampaignFilter, dialect: str) -> None:
     problems = Problems()
     for name, value, limit in (("text", f.text, MAX_TEXT_CHARS), ("tag", f.tag, MAX_TAG_CHARS)):
         if value is not None and len(value) > limit:
@@ -145,13 +145,19 @@ def _add_filter(sql: _Sql, f: CampaignFilter) -> None:
         sql.add(f"state IN ({', '.join('{}' for _ in states)})", *states)
     if f.owner_id is not None:
         sql.add("owner = {}", f.owner_id)
+    # Compared in lower case: PostgreSQL lowers both sides; SQLite (whose lower() folds
+    # ASCII only) gets the value lowered here and the column through records.lower_sql.
     if f.tag is not None and f.tag.strip():
+        tag = f.tag.strip()
         sql.add("EXISTS (SELECT 1 FROM drumbeat_campaign_tag t WHERE t.campaign = "
-                "drumbeat_campaign.id AND lower(t.tag) = lower(CAST({} AS TEXT)))", f.tag.strip())
+                f"drumbeat_campaign.id AND {lower_sql('t.tag', dialect, tag)} = "
+                f"{_lowered(dialect)})", tag.lower() if dialect == "sqlite" else tag)
     if f.text:
-        pattern = "%" + _escape_like(f.text) + "%"
-        like = f"LIKE lower(CAST({{}} AS TEXT)) ESCAPE '{LIKE_ESCAPE}'"
-        sql.add(f"lower(name) {like} OR lower(goal) {like} OR lower(description) {like}",
+        text = f.text.lower() if dialect == "sqlite" else f.text
+        pattern = "%" + escape_like(text) + "%"
+        like = f"LIKE {_lowered(dialect)} ESCAPE '{LIKE_ESCAPE}'"
+        sql.add(" OR ".join(f"{lower_sql(column, dialect, text)} {like}"
+                            for column in ("name", "goal", "description")),
                 pattern, pattern, pattern)
     for column, op, value, name in (
             ("created_at", ">=", f.created_after, "createdAfter"),
@@ -162,11 +168,9 @@ def _add_filter(sql: _Sql, f: CampaignFilter) -> None:
             sql.add(f"{column} {op} {{}}", _utc(value, "filter", name))
 
 
-def _escape_like(text: str) -> str:
-    """``%`` and ``_`` (and the escape character itself) match literally."""
-    for char in (LIKE_ESCAPE, "%", "_"):
-        text = text.replace(char, LIKE_ESCAPE + char)
-    return text
+def _lowered(dialect: str) -> str:
+    """The placeholder of a value to compare in lower case (lowered already on SQLite)."""
+    return "{}" if dialect == "sqlite" else "lower(CAST({} AS TEXT))"
 
 
 def _utc(value: datetime, *field: str) -> datetime:

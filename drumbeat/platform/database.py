@@ -3,8 +3,9 @@
 ``connect(settings)`` builds the engine from ``DRUMBEAT_DATABASE_URL``:
 
 * SQLite — WAL enabled once at start-up, a 30 s busy timeout, IMMEDIATE transactions
-  (DEFERRED ones fail under concurrent writers), and a guard around Piccolo's
-  transaction so a failed BEGIN/COMMIT never leaks a connection thread.
+  (DEFERRED ones fail under concurrent writers), a guard around Piccolo's
+  transaction so a failed BEGIN/COMMIT never leaks a connection thread, and the SQL
+  function ``unicode_lower`` on every connection (SQLite's ``lower`` folds ASCII only).
 * PostgreSQL — an asyncpg connection pool.
 
 Hot paths (the deliveries ledger) use raw SQL through :class:`Database`, written with
@@ -27,6 +28,25 @@ from piccolo.querystring import QueryString
 from drumbeat.settings import Settings, sqlite_path
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+UNICODE_LOWER = "unicode_lower"
+
+
+def _unicode_lower(value: Any) -> Any:
+    """Python's ``str.lower`` (full Unicode, like PostgreSQL's ``lower`` in a UTF-8 locale);
+    NULL and non-text values come back unchanged, so it never raises inside a query."""
+    return value.lower() if isinstance(value, str) else value
+
+
+class DrumbeatSQLiteConnection(sqlite3.Connection):
+    """A sqlite3 connection with ``unicode_lower(text)`` registered (deterministic).
+
+    Passed as ``factory`` to every ``sqlite3.connect`` (aiosqlite forwards it), so Piccolo's
+    per-query and transaction connections and our own raw ones all have the function.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.create_function(UNICODE_LOWER, 1, _unicode_lower, deterministic=True)
 
 
 class GuardedSQLiteTransaction(SQLiteTransaction):
@@ -70,7 +90,8 @@ class DrumbeatSQLiteEngine(SQLiteEngine):
 def make_engine(settings: Settings) -> Engine:
     url = settings.database_url
     if settings.database_kind == "sqlite":
-        return DrumbeatSQLiteEngine(path=sqlite_path(url), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+        return DrumbeatSQLiteEngine(path=sqlite_path(url), timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+                                    factory=DrumbeatSQLiteConnection)
     parts = urlsplit(url)
     config = {
         "host": parts.hostname,
@@ -98,7 +119,8 @@ class Database:
     async def start(self) -> None:
         if self.dialect == "sqlite":
             # WAL once per database file (it is persistent), not per connection.
-            with sqlite3.connect(self.engine.path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS) as conn:
+            with sqlite3.connect(self.engine.path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+                                 factory=DrumbeatSQLiteConnection) as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
         else:
             await self.engine.start_connection_pool(

@@ -6,11 +6,15 @@ from functools import reduce
 from typing import Any, Sequence
 
 from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
 from piccolo.table import Table
 
+from drumbeat.platform.database import UNICODE_LOWER
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
 
 MAX_SEARCH_TERMS = 5
+MAX_SEARCH_CHARS = 200
+LIKE_ESCAPE = "!"  # not a backslash: PostgreSQL string and LIKE escapes would both claim it
 
 
 async def get_row(table: type[Table], row_id: int, *field: str) -> dict:
@@ -28,14 +32,55 @@ async def check_reference(problems: Problems, table: type[Table], row_id: int | 
         problems.add(f"No such {table.__name__.lower()}.", ErrorCode.NOT_FOUND, *field)
 
 
+def escape_like(text: str) -> str:
+    """``text`` as a LIKE pattern (``ESCAPE '!'``) matching itself literally: ``%`` and ``_``
+    (and the escape character) are no wildcards."""
+    for char in (LIKE_ESCAPE, "%", "_"):
+        text = text.replace(char, LIKE_ESCAPE + char)
+    return text
+
+
+def lower_sql(expression: str, dialect: str, *values: str) -> str:
+    """SQL for ``expression`` in lower case, to compare with ``values`` lowered by Python.
+
+    SQLite's own ``lower`` (and LIKE) folds ASCII only, so when a value has other characters
+    SQLite uses ``unicode_lower`` (registered on every connection, see database.py). For
+    ASCII values the built-in gives the same answers and stays fast (a Python call per row
+    costs several times a native scan); the only difference is a stored KELVIN SIGN or
+    DOTTED CAPITAL I, whose lower case contains an ASCII letter.
+    """
+    if dialect == "sqlite" and not all(value.isascii() for value in values):
+        return f"{UNICODE_LOWER}({expression})"
+    return f"lower({expression})"
+
+
 def text_search(columns: Sequence[Column], text: str | None) -> list[Any]:
-    """Conditions: every whitespace-separated term appears (case-insensitively) in one of
-    ``columns``."""
+    """Conditions: every whitespace-separated term (the first ``MAX_SEARCH_TERMS``) appears
+    in one of ``columns``, literally (``%``, ``_``, ``\\`` are plain characters) and in any
+    letter case (Unicode, on SQLite too). A scan either way: no index serves ``%term%``."""
+    text = text or ""
+    if len(text) > MAX_SEARCH_CHARS:
+        raise DomainError.one(f"At most {MAX_SEARCH_CHARS} characters.", ErrorCode.TOO_LONG,
+                              ["search"])
+    if "\x00" in text:
+        raise DomainError.one("NUL characters are not allowed.", ErrorCode.INVALID, ["search"])
+    dialect = "sqlite" if columns[0]._meta.table._meta.db.engine_type == "sqlite" else "postgres"
     conditions = []
-    # SQLite's LIKE ignores (ASCII) case already; Piccolo warns on its ILIKE.
-    sqlite = columns[0]._meta.table._meta.db.engine_type == "sqlite"
-    for term in (text or "").split()[:MAX_SEARCH_TERMS]:
-        pattern = f"%{term}%"
-        conditions.append(reduce(lambda a, b: a | b,
-                                 (c.like(pattern) if sqlite else c.ilike(pattern) for c in columns)))
+    for term in text.split()[:MAX_SEARCH_TERMS]:
+        if dialect == "sqlite":  # (PostgreSQL's ILIKE lowers both sides by its own rules)
+            term = term.lower()
+        pattern = f"%{escape_like(term)}%"
+        tests = [WhereRaw(f"{_matches(column, dialect, term)} ESCAPE '{LIKE_ESCAPE}'", pattern)
+                 for column in columns]
+        conditions.append(reduce(lambda a, b: a | b, tests))
     return conditions
+
+
+def _matches(column: Column, dialect: str, term: str) -> str:
+    """``column`` LIKE a ``{}`` pattern of (lowered) ``term`` in any letter case. SQLite's
+    LIKE folds ASCII itself, so an ASCII term needs no ``lower`` (which would triple the
+    scan's cost); other terms compare with the column's ``unicode_lower``."""
+    name = column._meta.get_full_name(with_alias=False)
+    if dialect == "postgres":
+        return f"{name} ILIKE {{}}"
+    return f"{name if term.isascii() else lower_sql(name, dialect, term)} LIKE {{}}"

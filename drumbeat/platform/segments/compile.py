@@ -2,7 +2,9 @@
 
 Every value is a ``{}`` parameter; identifiers come only from the field whitelist. Every
 expression is two-valued (never NULL), so ``not`` is the exact complement of its filter.
-NULL text counts as empty; a NULL number or date matches no comparison. ``NE``, ``NOT_IN``
+NULL text counts as empty; a NULL number or date matches no comparison. Text compares in
+any letter case: values arrive lowered by Python, columns go through ``lower`` (on SQLite
+``unicode_lower`` when a value is not ASCII, see ``records.lower_sql``). ``NE``, ``NOT_IN``
 and ``IS_EMPTY`` are the negations of ``EQ``, ``IN`` and ``IS_NOT_EMPTY``, so a contact
 without a company matches ``COMPANY_NAME NE "x"``.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from drumbeat.platform.records import lower_sql
 from drumbeat.platform.segments.fields import NEGATIONS, FieldSpec, Kind, Op, TagMatch
 from drumbeat.platform.segments.nodes import (
     AllOf, AnyOf, AttributeCondition, BoughtCondition, ConsentCondition, FieldCondition,
@@ -60,6 +63,10 @@ class _Compiler:
     def ps(self, values) -> str:
         return ", ".join(self.p(v) for v in values)
 
+    def lower(self, expression: str, values) -> str:
+        """``expression`` lowered comparably to ``values`` (Python-lowered text)."""
+        return lower_sql(expression, self.dialect, *values)
+
     # -- structure -------------------------------------------------------------------------
     def node(self, node: Node) -> str:
         if isinstance(node, AllOf):
@@ -99,7 +106,7 @@ class _Compiler:
         return "(" + " OR ".join(terms) + ")"
 
     def text_test(self, expression: str, op: Op, values: tuple) -> str:
-        value = f"COALESCE(lower({expression}), '')"
+        value = f"COALESCE({self.lower(expression, values)}, '')"
         if op is Op.IS_NOT_EMPTY:
             return f"(COALESCE({expression}, '') <> '')"
         if op is Op.EQ:
@@ -178,9 +185,10 @@ class _Compiler:
 
     # -- tags, consent, flags ---------------------------------------------------------------------
     def TagsCondition(self, node: TagsCondition) -> str:
-        has = "FROM drumbeat_contact_tag t WHERE t.contact = c.id AND lower(t.tag) IN"
+        tag = self.lower("t.tag", node.tags)
+        has = f"FROM drumbeat_contact_tag t WHERE t.contact = c.id AND {tag} IN"
         if node.match is TagMatch.ALL:
-            return (f"((SELECT COUNT(DISTINCT lower(t.tag)) {has} ({self.ps(node.tags)}))"
+            return (f"((SELECT COUNT(DISTINCT {tag}) {has} ({self.ps(node.tags)}))"
                     f" = {self.p(len(node.tags))})")
         exists = f"EXISTS (SELECT 1 {has} ({self.ps(node.tags)}))"
         return f"(NOT {exists})" if node.match is TagMatch.NONE else f"({exists})"
@@ -199,7 +207,8 @@ class _Compiler:
             tests.append(f"{column} IN ({self.ps(products.ids)})")
         if products.categories:
             tests.append(f"{column} IN (SELECT pr.id FROM drumbeat_product pr"
-                         f" WHERE lower(pr.category) IN ({self.ps(products.categories)}))")
+                         f" WHERE {self.lower('pr.category', products.categories)}"
+                         f" IN ({self.ps(products.categories)}))")
         return f" AND ({' OR '.join(tests)})" if tests else ""
 
     def period(self, period: Period) -> str:

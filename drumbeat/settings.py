@@ -50,6 +50,9 @@ class Settings:
     plugins_allow: tuple[str, ...] = ()
     plugins_block: tuple[str, ...] = ()
     max_page_size: int = 100
+    # An open GraphQL WebSocket's token is re-checked this often (and at once on a
+    # revocation notice): the longest a revoked token keeps a socket when notices are lost.
+    ws_token_recheck_seconds: float = 5.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -107,7 +110,8 @@ class Settings:
                 _fail(name, "must be at least 1")
         for name in ("lease_seconds", "redeliver_after_seconds", "reconcile_interval_seconds",
                      "retry_backoff_seconds", "retry_backoff_max_seconds",
-                     "smtp_idle_seconds", "smtp_max_wait_seconds"):
+                     "smtp_idle_seconds", "smtp_max_wait_seconds",
+                     "ws_token_recheck_seconds"):
             if getattr(self, name) <= 0:
                 _fail(name, "must be greater than 0")
         for name in ("smtp_rate", "smtp_max_connections"):
@@ -125,7 +129,7 @@ _FIELDS: dict[str, str] = {
     "retry_backoff_seconds": "float", "retry_backoff_max_seconds": "float",
     "secret_keys": "list",
     "smtp_rate": "float", "smtp_max_connections": "int", "smtp_idle_seconds": "float",
-    "smtp_max_wait_seconds": "float",
+    "smtp_max_wait_seconds": "float", "ws_token_recheck_seconds": "float",
 }
 
 

@@ -1,7 +1,9 @@
 """Team members and their API tokens (bearer tokens, stored only as SHA-256 hashes).
 
 Admins manage the team; every member manages their own tokens. A revoked token, or any
-token of a deactivated member, is refused by :func:`authenticate` on the very next request.
+token of a deactivated member, is refused by :func:`authenticate` on the very next request;
+open WebSockets using it are closed by :mod:`drumbeat.platform.token_watch`, told at once
+by the revocation notice published here.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
 from drumbeat.platform.tables import ApiToken, Role, TeamMember
+from drumbeat.platform.token_watch import announce_revocation
 from drumbeat.platform.validation import check_email, check_text
 
 if TYPE_CHECKING:
@@ -144,7 +147,11 @@ async def update_member(platform: "Platform", actor: Member | None, member_id: i
                     ErrorCode.LAST_ADMIN, ["input", field])
         if values:
             await TeamMember.update(values).where(TeamMember.id == member_id)
-        return await TeamMember.select().where(TeamMember.id == member_id).first()
+        row = await TeamMember.select().where(TeamMember.id == member_id).first()
+    if (target["active"] and not row["active"]) or target["role"] != row["role"]:
+        # after the commit, so every process's re-check reads the new state
+        await announce_revocation(platform, member_id=member_id)
+    return row
 
 
 async def _lock_active_admins(platform: "Platform") -> list[int]:
@@ -219,8 +226,9 @@ async def revoke_token_by_id(member: Member | None, token_id: int) -> dict:
     member = _require_member(member)
     if token_id not in await visible_tokens(member, [token_id]):
         raise DomainError.one("No such token.", ErrorCode.NOT_FOUND, ["id"])
-    await ApiToken.update({ApiToken.revoked_at: now()}).where(
-        ApiToken.id == token_id, ApiToken.revoked_at.is_null())
+    if await ApiToken.update({ApiToken.revoked_at: now()}).where(
+            ApiToken.id == token_id, ApiToken.revoked_at.is_null()).returning(ApiToken.id):
+        await announce_revocation(None, token_id=token_id)
     return await ApiToken.select(*TOKEN_COLUMNS).where(ApiToken.id == token_id).first()
 
 
@@ -228,6 +236,8 @@ async def revoke_token(token: str) -> bool:
     rows = await ApiToken.update({ApiToken.revoked_at: now()}).where(
         ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_null()
     ).returning(ApiToken.id)
+    if rows:
+        await announce_revocation(None, token_id=rows[0]["id"])
     return bool(rows)
 
 

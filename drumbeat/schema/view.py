@@ -1,4 +1,10 @@
-"""The Strawberry ASGI view: bearer-token auth for HTTP and for WebSocket ``connection_init``."""
+"""The Strawberry ASGI view: bearer-token auth for HTTP and for WebSocket ``connection_init``.
+
+A WebSocket stays authenticated only while its token does: once acknowledged, each
+connection (either subprotocol) is watched by the process's
+:class:`~drumbeat.platform.token_watch.TokenWatch`, which closes it (4403) when the token is
+revoked or its member deactivated or given another role.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,13 @@ from typing import Any
 from starlette.requests import Request
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
-from drumbeat.platform.team import authenticate
+from drumbeat.platform.team import authenticate, hash_token
+from drumbeat.platform.token_watch import Watched, token_watch
 from drumbeat.schema import shared_results
 from drumbeat.schema.context import Context
 from drumbeat.schema.per_event_memo import install as install_per_event_memo
@@ -26,7 +37,60 @@ def bearer_token(value: Any) -> str | None:
     return None
 
 
+def ws_token(params: Any) -> str | None:
+    """The token of a ``connection_init`` payload: ``Authorization: Bearer …`` or ``token``."""
+    params = params if isinstance(params, dict) else {}
+    raw = params.get("Authorization") or params.get("authorization")
+    token = bearer_token(raw) if raw else params.get("token")
+    return token if isinstance(token, str) else None
+
+
+class _TokenWatched:
+    """Registers an acknowledged connection with the token watch, forgets it when the
+    connection ends; :meth:`end_operations` is the protocol's own clean-up."""
+
+    _watched: Watched | None = None
+
+    async def handle_connection_init(self, message) -> None:
+        await super().handle_connection_init(message)
+        member = self.context.member
+        if self.connection_acknowledged and member is not None and self._watched is None:
+            token = ws_token(self.context.connection_params)
+            self._watched = token_watch(self.context.platform).watch(
+                hash_token(token), member.role, self._revoked)
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            if self._watched is not None:
+                token_watch(self.context.platform).forget(self._watched)
+
+    async def _revoked(self, code: int, reason: str) -> None:
+        # Operations first, so none of them sends on a closing socket.
+        await self.end_operations()
+        await self.websocket.close(code=code, reason=reason)
+
+
+class TransportWSHandler(_TokenWatched, BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws."""
+
+    async def end_operations(self) -> None:
+        for operation_id in list(self.operations):
+            await self.cleanup_operation(operation_id)
+
+
+class LegacyWSHandler(_TokenWatched, BaseGraphQLWSHandler):
+    """The legacy graphql-ws (subscriptions-transport-ws) protocol."""
+
+    async def end_operations(self) -> None:
+        await self.cleanup()
+
+
 class DrumbeatGraphQL(GraphQL):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def encode_json(self, data: object) -> str | bytes:
         frame = shared_results.encode_next(data, super().encode_json)
         return frame if frame is not None else super().encode_json(data)
@@ -34,15 +98,13 @@ class DrumbeatGraphQL(GraphQL):
     async def get_context(self, request, response) -> Context:
         platform = request.app.state.platform
         member = None
+        token_watch(platform)  # binds this loop's platform: revocations announce through it
         if isinstance(request, Request):
             member = await authenticate(bearer_token(request.headers.get("authorization")))
         return Context(platform, request, response, member)
 
     async def on_ws_connect(self, context: Context):
-        params = context.connection_params if isinstance(context.connection_params, dict) else {}
-        raw = params.get("Authorization") or params.get("authorization")
-        token = bearer_token(raw) if raw else params.get("token")
-        member = await authenticate(token if isinstance(token, str) else None)
+        member = await authenticate(ws_token(context.connection_params))
         if member is None:
             raise ConnectionRejectionError({"message": "a valid bearer token is required"})
         context.member = member

@@ -89,7 +89,23 @@ async def test_a_deferred_batch_is_retried_later_not_sent(backend, sink):
     assert [r.outcome.status for r in results] == ["retry"] * 12
     assert all("rate limit" in r.outcome.error and r.outcome.retry_after >= 3.0
                for r in results)
+    assert not any(r.outcome.counts for r in results), "waiting uses up no attempt"
     assert sink.recipients() == []
+
+
+async def test_a_server_that_cannot_be_reached_uses_up_attempts(backend):
+    """Unlike waiting for a turn, a lost server counts: the deliveries fail in the end."""
+    from tests.support.smtp import free_port
+
+    url = f"smtp://127.0.0.1:{free_port()}"  # nobody listens there
+    settings = backend.settings(smtp_url=url, smtp_rate=50.0)
+    platform = await open_platform(settings)
+    try:
+        results = await transport_for(url, 2).send(envelopes(0, 4, tag="down"))
+    finally:
+        await platform.close()
+    assert [r.outcome.status for r in results] == ["retry"] * 4
+    assert all(r.outcome.counts and "SMTP connect" in r.outcome.error for r in results)
 
 
 async def test_connection_slots_are_released_when_the_pool_closes(backend, sink):

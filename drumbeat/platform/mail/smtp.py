@@ -9,7 +9,7 @@ reused from the pool that turns out dead before the message's content was writte
 reconnected and the message sent in place (the server cannot have accepted it, so nothing
 is sent twice). Under ``DRUMBEAT_SMTP_RATE`` the lanes take their turns from one
 :class:`~drumbeat.platform.mail.rate_limit.Pacer`; what cannot get a turn within
-``DRUMBEAT_SMTP_MAX_WAIT_SECONDS`` is retried later, unsent.
+``DRUMBEAT_SMTP_MAX_WAIT_SECONDS`` is retried later, unsent, without using up an attempt.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class SmtpTransport:
         results: list[SendResult | None] = [None] * len(envelopes)
         why: list[str] = []
         deferred: list[float] = []
+        broken: list[bool] = []  # a lane lost the server (not merely held back by the limits)
 
         async def lane(first: bool) -> None:
             session: Session | None = None
@@ -64,6 +65,7 @@ class SmtpTransport:
                             session = await pool.take(wait=first)
                         except _LOST as exc:
                             why.append(f"SMTP connect: {exc}")
+                            broken.append(True)
                             return
                         if session is None:
                             why.append("no free SMTP connection slot (DRUMBEAT_SMTP_MAX_CONNECTIONS)")
@@ -95,9 +97,13 @@ class SmtpTransport:
         lanes = min(self.connections, len(envelopes))
         await asyncio.gather(*(lane(k == 0) for k in range(lanes)))
         after = max(deferred) if deferred else None
+        # Held back by the rate or connection limits alone: not the message's fault, so the
+        # retry does not use up one of its attempts (a lost server does).
+        counts = bool(broken) or not why
         for index, envelope in queue:
             results[index] = SendResult(Outcome.retry(
-                envelope.target, why[-1] if why else "SMTP: not sent", after=after))
+                envelope.target, why[-1] if why else "SMTP: not sent", after=after,
+                counts=counts))
         return [r for r in results if r is not None]
 
     async def _deliver(self, session: Session, envelope: Envelope) -> tuple[SendResult, bool]:

@@ -20,6 +20,7 @@ from drumbeat.platform.actions import (
 from drumbeat.platform import migration_kit
 from drumbeat.platform.conversions import record_conversion
 from drumbeat.platform.database import Database
+from drumbeat.platform.execution import delivery_context
 from drumbeat.platform.mail.message import build_message, message_id_for
 from drumbeat.platform.mail.transport import Envelope, SendResult, transport_for
 from drumbeat.platform.metrics import Counts as MetricCounts
@@ -53,6 +54,7 @@ __all__ = [
     "ab_metrics",
     "ab_score",
     "build_message",
+    "delivery_context",
     "hookimpl",
     "is_header_safe",
     "message_id_for",

@@ -249,3 +249,70 @@ async def test_the_mutation_leads_permissions_and_a_campaign_not_running(make_se
     payload = (await owner.data(ENROLL, {"input": {"campaignId": idle, "event": "OTHER",
                                                    "contact": {"email": lead_email}}}))
     assert [e["code"] for e in payload["campaignEnroll"]["errors"]] == ["INVALID_STATE"]
+
+
+CONVERT = """mutation($input: CampaignConversionRecordInput!) {
+  campaignConversionRecord(input: $input) { event { type } errors { field code } } }"""
+
+
+async def test_a_reentered_recipient_gets_the_actions_again_and_old_conversions_are_no_goal(
+        make_server, smtp_sink):
+    """Each entry into a state acts anew (the welcome email is sent once per enrolment, and
+    a repeated look sends nothing more); a conversion before the re-entry does not meet
+    the CONVERTED goal of the new round, a later one does."""
+    server = make_server(secret_keys=(KEY,))
+    api = GraphQLClient(server.url, (await member_token(server, "ADMIN"))[1])
+    tag = unique("again")
+    campaign = await create_campaign(api, f"Triggers {tag}")
+    workflow = {**_workflow(), "goals": [{"event": "CONVERTED"}]}
+    assert (await api.data(SET, {"c": campaign, "input": workflow})
+            )["campaignWorkflowSet"]["errors"] == []
+    await add_recipients(api, campaign, await create_contacts(
+        api, [{"email": f"{tag}-seed@example.org"}]))
+    await launch_campaign(api, campaign)
+    cid = db_id(campaign)
+    await asyncio.to_thread(smtp_sink.wait_for, cid, 1, 60)
+    assert (await api.data(REENTRY, {"c": campaign, "rule": "AFTER_EXIT"})
+            )["campaignReentrySet"]["errors"] == []
+    email = f"{tag}-p@example.org".lower()
+    body = {"event": "FORM_SUBMITTED", "contact": {"email": email}}
+
+    def welcomes() -> int:
+        return len({m.message_id for m in smtp_sink.messages(cid) if m.rcpt_to[0] == email})
+
+    async def welcomed(count: int) -> None:
+        deadline = time.monotonic() + 60
+        while welcomes() < count:
+            assert time.monotonic() < deadline, f"{welcomes()} welcomes, wanted {count}"
+            await asyncio.sleep(0.05)
+
+    first = (await _post(server, campaign, body)).json()
+    assert first["enrolled"] is True
+    await welcomed(1)
+    await _tick_until(server, campaign, email, lambda r: r["state_key"] == "wait", "waiting")
+    converted = (await api.data(CONVERT, {"input": {"campaignId": campaign,
+                                                    "contactId": first["contactId"]}}))
+    assert converted["campaignConversionRecord"]["errors"] == []
+    await _tick_until(server, campaign, email, lambda r: r["status"] == "EXITED", "exited")
+
+    second = (await _post(server, campaign, body)).json()
+    assert second["enrolled"] is True and second["enrollmentId"] == first["enrollmentId"]
+    row = await _tick_until(server, campaign, email, lambda r: r["state_key"] == "wait"
+                            and r["status"] == "WAITING", "waiting again, not exited")
+    await welcomed(2)
+    for _ in range(3):  # more looks send nothing more
+        await server.call(scheduler.tick(server.platform))
+    entries = await server.call(server.platform.db.fetch(
+        "SELECT d.entry_no, d.state FROM drumbeat_delivery d JOIN drumbeat_enrollment e"
+        " ON e.recipient = d.recipient WHERE e.id = {} ORDER BY d.id", row["id"]))
+    assert [(r["entry_no"], r["state"]) for r in entries] == [
+        (0, "done"), (row["step_no"] - 1, "done")]
+    assert (await _enrollment(server, campaign, email))["status"] == "WAITING"
+    await asyncio.sleep(0.5)
+    assert welcomes() == 2  # two distinct Message-IDs: a receiver drops no new round
+
+    converted = (await api.data(CONVERT, {"input": {"campaignId": campaign,
+                                                    "contactId": first["contactId"]}}))
+    assert converted["campaignConversionRecord"]["errors"] == []
+    await _tick_until(server, campaign, email, lambda r: r["status"] == "EXITED",
+                      "a new conversion exits it")

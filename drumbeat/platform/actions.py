@@ -65,7 +65,7 @@ class Target:
     """One delivery of a batch: who is addressed and the data to personalise with."""
 
     delivery_id: int
-    key: str  # stable across retries: "c<campaign>.s<step>.<kind><id>"
+    key: str  # stable across retries: "c<campaign>.s<step>.<kind><id>[.e<workflow entry>]"
     kind: str  # contact | company | lead
     id: int
     address: str | None

@@ -37,17 +37,7 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
     claim = await ledger.claim(db, chunk, settings.lease_seconds)
     if claim.rows:
         action_type = platform.plugins.action_type(step["action_type"])
-        ctx = ActionContext(
-            campaign=campaign,
-            step_id=chunk.step_id,
-            config=action_type.parse_config(_json(step["config"])),
-            sender=campaign.sender or campaign.owner,
-            settings=settings,
-            templates=platform.templates,
-            suppression=Suppressions(db),
-            db=db,
-            publish=platform.events.publish,
-        )
+        ctx = _context(platform, action_type, campaign, chunk.step_id, step["config"])
         targets = await _targets(platform, chunk, campaign, claim.rows)
         try:
             outcomes = list(await action_type.execute(ctx, targets))
@@ -62,6 +52,45 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
         await platform.publish(chunk.campaign_id, {"type": "progress", "step": chunk.step_id})
         await complete_finished(platform, chunk.campaign_id)
     return handled
+
+
+def _context(platform: Platform, action_type, campaign, step_id: int, raw_config
+             ) -> ActionContext:
+    return ActionContext(
+        campaign=campaign,
+        step_id=step_id,
+        config=action_type.parse_config(_json(raw_config)),
+        sender=campaign.sender or campaign.owner,
+        settings=platform.settings,
+        templates=platform.templates,
+        suppression=Suppressions(platform.db),
+        db=platform.db,
+        publish=platform.events.publish,
+    )
+
+
+async def delivery_context(platform: Platform, delivery_id: int
+                           ) -> tuple[ActionContext, Target] | None:
+    """What a worker would hand the action for one delivery now — the context (the
+    campaign, the step's parsed config …) and the target (the recipient's current data and
+    sender, the delivery's stable key, its recorded address; ``attempt`` is the next one) —
+    for a plugin that redoes a delivery's work by hand (e.g. emailing a document again with
+    the same Message-ID). ``None`` when the delivery, its step or its campaign is gone, or
+    the step's action type is not installed; a config that no longer validates raises
+    ``pydantic.ValidationError``. Nothing is claimed or recorded."""
+    row = await platform.db.fetchrow(
+        "SELECT d.id, d.campaign, d.step, d.target_kind, d.target_id, d.address, d.attempts,"
+        " d.entry_no, a.action_type, a.config FROM drumbeat_delivery d"
+        " JOIN drumbeat_workflow_action a ON a.id = d.step WHERE d.id = {}", delivery_id)
+    campaign = await load_campaign_info(platform, row["campaign"]) if row else None
+    action_type = platform.plugins.action_types.get(row["action_type"]) if row else None
+    if campaign is None or action_type is None:
+        return None
+    ctx = _context(platform, action_type, campaign, row["step"], row["config"])
+    chunk = ledger.Chunk(row["campaign"], row["step"], row["id"], row["id"])
+    [target] = await _targets(platform, chunk, campaign,
+                              [{**row, "attempts": row["attempts"] + 1}])
+    return ctx, target
 
 
 def _runs(state: str, adhoc: bool) -> bool:
@@ -97,6 +126,13 @@ def _json(value):
     return json.loads(value) if isinstance(value, (str, bytes)) else (value or {})
 
 
+def target_key(chunk: ledger.Chunk, row: dict) -> str:
+    """A delivery's stable key (its Message-ID's left part): campaign, step and target, and
+    the workflow entry after the first, so a re-entered recipient's message is new."""
+    key = f"c{chunk.campaign_id}.s{chunk.step_id}.{row['target_kind']}{row['target_id']}"
+    return f"{key}.e{row['entry_no']}" if row.get("entry_no") else key
+
+
 async def _targets(platform: Platform, chunk: ledger.Chunk, campaign, rows: list[dict]
                    ) -> list[Target]:
     """Build the batch: each claimed row with its template data and, for a campaign that
@@ -107,7 +143,7 @@ async def _targets(platform: Platform, chunk: ledger.Chunk, campaign, rows: list
         context = data.get((row["target_kind"], row["target_id"])) or empty_data()
         targets.append(Target(
             delivery_id=row["id"],
-            key=f"c{chunk.campaign_id}.s{chunk.step_id}.{row['target_kind']}{row['target_id']}",
+            key=target_key(chunk, row),
             kind=row["target_kind"],
             id=row["target_id"],
             address=row["address"],

@@ -13,7 +13,7 @@ import time
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import AsyncIterator, Awaitable, Callable, Sequence
+from typing import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 from drumbeat.platform.actions import Outcome
 from drumbeat.platform.database import Database
@@ -75,26 +75,32 @@ def _ts(db: Database) -> str:
 
 
 async def snapshot(db: Database, campaign_id: int, step_id: int, rows: Sequence[TargetRow],
-                   hold_seconds: float) -> None:
+                   hold_seconds: float, entries: Mapping[int, int] | None = None) -> None:
     """Write one ledger row per resolved target of ``step_id`` (``dispatch.resolve``), in
     recipient order, with one bulk statement.
 
     Targets with a skip reason are written as ``skipped``. Pending rows are held for
     ``hold_seconds`` from the reconciler: the launch enqueues them itself right after
     commit, and the reconciler takes over only if that never happens.
+
+    ``entries`` maps a recipient to its workflow entry number (the enrollment's transition
+    number when it entered the state; 0 when missing): part of the ledger's key, so each
+    entry into a state gets its own rows and repeating one writes nothing.
     """
     hold, stamp = time.time() + hold_seconds, utcnow()
+    entries = entries or {}
     await db.executemany(
         """
         INSERT INTO drumbeat_delivery
             (campaign, step, recipient, target_kind, target_id, address, state, skip_reason,
-             attempts, lease_until, created_at)
-        VALUES ({}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {})
+             attempts, lease_until, created_at, entry_no)
+        VALUES ({}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {})
         ON CONFLICT DO NOTHING
         """,
         [(campaign_id, step_id, r.recipient_id, r.kind, r.id, r.address,
           "skipped" if r.skip_reason else "pending", r.skip_reason,
-          None if r.skip_reason else hold, stamp) for r in rows],
+          None if r.skip_reason else hold, stamp, entries.get(r.recipient_id, 0))
+         for r in rows],
     )
 
 
@@ -146,7 +152,7 @@ async def claim(db: Database, chunk: Chunk, lease_seconds: float) -> Claim:
             {lock}
         ) AND {CLAIMABLE}
           AND EXISTS (SELECT 1 FROM drumbeat_campaign c WHERE c.id = {{}} AND {RUNS})
-        RETURNING id, recipient, target_kind, target_id, address, attempts
+        RETURNING id, recipient, target_kind, target_id, address, attempts, entry_no
         """,
         token, now + lease_seconds, chunk.step_id, chunk.first_id, chunk.last_id, now, now,
         now, now, chunk.campaign_id, chunk.step_id,

@@ -20,7 +20,8 @@ from drumbeat.platform.permissions import require_campaign_editor
 from drumbeat.platform.runtime import Platform
 from drumbeat.platform.tables import Campaign, CampaignState
 from drumbeat.platform.team import Member, now
-from drumbeat.platform.workflows.enrollments import enroll_start
+from drumbeat.platform.workflows import clock
+from drumbeat.platform.workflows.enrollments import cancel_all as cancel_enrollments, enroll_start
 from drumbeat.platform.workflows.scheduler import tick as workflow_tick
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ async def cancel(platform: Platform, member: Member | None, campaign_id: int) ->
     async with platform.db.transaction():
         await _move(campaign_id, current, S.CANCELLED, completed_at=now())
         await ledger.skip_pending(platform.db, campaign_id, "CANCELLED")
+        await cancel_enrollments(platform.db, campaign_id, clock.now())
         await audit.record(member, campaign_id, "campaign.transition",
                            [audit.Change("state", current, S.CANCELLED)])
     await platform.publish(campaign_id, {"type": "cancelled"})

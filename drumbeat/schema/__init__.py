@@ -40,6 +40,7 @@ from drumbeat.schema.team import TeamMutations, TeamQueries
 from drumbeat.schema.templates import TemplateMutations, TemplateQueries
 from drumbeat.schema.workflows import WorkflowMutations, WorkflowQueries
 from drumbeat.schema.enrollments import EnrollmentMutations, EnrollmentQueries
+from drumbeat.schema.enrollment_migration import EnrollmentMigrationMutations
 from drumbeat.schema.triggers import TriggerMutations
 
 MAX_DEPTH = 12
@@ -70,7 +71,8 @@ CORE_MUTATIONS = (CampaignMutations, LifecycleMutations, BudgetMutations, Templa
                   ContactMutations, CompanyMutations, LeadMutations, ProductMutations,
                   ImportMutations, TeamMutations, SegmentMutations, ListMutations,
                   SendMutations, ConversionMutations,
-                  WorkflowMutations, EnrollmentMutations, TriggerMutations)
+                  WorkflowMutations, EnrollmentMutations, EnrollmentMigrationMutations,
+                  TriggerMutations)
 CORE_SUBSCRIPTIONS = (ProgressSubscriptions, BudgetSubscriptions, EventSubscriptions)
 
 

@@ -28,7 +28,7 @@ from drumbeat.schema.team import TeamMember
 EnrollmentStatus = strawberry.enum(Status, name="EnrollmentStatus", description=(
     "ACTIVE: its state's actions run (or it is about to move on); WAITING: for a delay, an "
     "event or a timeout; PAUSED: by hand; EXITED: a goal was met; COMPLETED: it reached a "
-    "state without transitions."))
+    "state without transitions; CANCELLED: the campaign was cancelled before it finished."))
 
 
 @strawberry.type(description="One state of a recipient's journey through a workflow.")
@@ -39,10 +39,11 @@ class JourneyStep:
         description="When it moved on or finished; null while it is there.")
     via: str = strawberry.field(description=(
         "How it got here: START, ON_COMPLETE, AFTER_DELAY, ON_EVENT, TIMEOUT, CONDITION, "
-        "RANDOM_SPLIT, MANUAL, or TRIGGER <event> (campaignEnroll, POST /triggers)."))
+        "RANDOM_SPLIT, MANUAL, TRIGGER <event> (campaignEnroll, POST /triggers), or "
+        "MIGRATE v<from>->v<to> (enrollmentsMigrate)."))
     member_id: strawberry.Private[Optional[int]]
 
-    @strawberry.field(description="Who moved it by hand (MANUAL).")
+    @strawberry.field(description="Who moved it by hand (MANUAL) or migrated it (MIGRATE).")
     async def moved_by(self, info: Info) -> Optional[TeamMember]:
         if self.member_id is None:
             return None

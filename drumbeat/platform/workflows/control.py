@@ -4,7 +4,7 @@
   state's actions run for its recipient) — while the campaign is RUNNING or PAUSED;
 * **pause** an ACTIVE / WAITING one (the scheduler leaves it alone; its timer keeps);
 * **resume** a PAUSED one (back to what it was; a timer that passed meanwhile fires on
-  the next tick).
+  the next tick; a state it was migrated into while paused runs its actions now).
 
 Each is one guarded UPDATE: a scheduler moving it at the same moment makes the request
 fail with ``INVALID_STATE`` ("changed meanwhile") rather than both happening.
@@ -63,10 +63,7 @@ async def move_enrollment(platform, member: Member | None, enrollment_id: int,
             audit.Change("enrollment", None, enrollment_id),
             audit.Change("state", row["state_key"], state_key),
             audit.Change("status", row["status"], Status.ACTIVE.value)])
-    try:
-        await platform.dispatch(chunks)
-    except Exception:  # in the ledger: the reconciler re-sends
-        log.exception("enqueueing the actions of enrollment %s failed", enrollment_id)
+    await _dispatch(platform, chunks, enrollment_id)
     return await rows_.get(platform.db, enrollment_id)
 
 
@@ -100,4 +97,19 @@ async def resume_enrollment(platform, member: Member | None, enrollment_id: int)
         await audit.record(member, row["campaign"], "enrollment.resume", [
             audit.Change("enrollment", None, enrollment_id),
             audit.Change("status", Status.PAUSED.value, done)])
-    return await rows_.get(platform.db, enrollment_id)
+        resumed = await rows_.get(platform.db, enrollment_id)
+        chunks = []
+        if done == Status.ACTIVE.value and not await rows_.entered(platform.db, resumed):
+            # Moved to another state while paused (a migration): its actions run now.
+            chunks = await rows_.enter_actions(platform.db, platform.plugins,
+                                               Definitions(platform.db), resumed,
+                                               platform.settings.redeliver_after_seconds)
+    await _dispatch(platform, chunks, enrollment_id)
+    return resumed
+
+
+async def _dispatch(platform, chunks, enrollment_id: int) -> None:
+    try:
+        await platform.dispatch(chunks)
+    except Exception:  # in the ledger: the reconciler re-sends
+        log.exception("enqueueing the actions of enrollment %s failed", enrollment_id)

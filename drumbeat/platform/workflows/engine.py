@@ -9,11 +9,15 @@
   recipient's deliveries in this campaign not consumed by an earlier ``onEvent`` (the
   enrollment's ``event_cursor``; suspected bots do not count). An event wins over a timer
   that expired by the same look. When the timer is due, its transition is taken.
-* Goals are checked on every look: a ``CONVERTED`` event (as above) or the contact
-  matching the goal's segment filter → ``EXITED``.
-* Entering a state snapshots its actions' ledger rows for the recipient; the chunks are
-  returned for the caller to dispatch after commit. One look follows instant transitions
-  through action-less states (validation forbids cycles without a delay or an event).
+* Goals are checked on every look: a ``CONVERTED`` event since the recipient was
+  (re-)enrolled or the contact matching the goal's segment filter → ``EXITED``.
+* Entering a state with actions ends the look; the tick snapshots the actions' ledger
+  rows of all the enrollments it moved, grouped by state (:meth:`Engine.enter_batch`), for
+  each recipient and entry (each entry — a loop, a re-entry, a manual move — acts anew;
+  see ``entry_no``), and dispatches the chunks after commit. An entry left without rows
+  by a process that died in between is entered by its next look. One look follows instant
+  transitions through action-less states (validation forbids cycles without a delay or an
+  event).
 
 Every change is guarded (:mod:`.enrollments`): a look that lost a race stops quietly.
 """
@@ -60,6 +64,7 @@ class Engine:
         self.db = platform.db
         self.definitions = definitions or Definitions(platform.db)
         self.chunks: list[ledger.Chunk] = []
+        self.entering: list[dict] = []  # moved into a state with actions, to enter
         self.transitions = 0
 
     async def look(self, row: dict, now: float) -> None:
@@ -76,7 +81,7 @@ class Engine:
                 await rows_.finish(self.db, row, Status.EXITED, now)
                 return
             if row["status"] == Status.ACTIVE.value:
-                if not await rows_.actions_done(self.db, row, version.step_ids(row["state_key"])):
+                if not await self._actions_finished(version, row):
                     await rows_.look_again(self.db, row, now + ACTIVE_RECHECK_SECONDS)
                     return
                 instant = await self._instant(version, state, row)
@@ -109,15 +114,48 @@ class Engine:
 
     async def _move(self, row: dict, to_key: str, via: str, now: float,
                     cursor: int | None = None) -> dict | None:
-        async with self.db.transaction():
+        """Take a transition; returns the row to go on looking at, or None to stop (lost
+        the race, or entered a state with actions: they are entered in the tick's batch —
+        :meth:`enter_batch` — and the next tick looks again)."""
+        async with self.db.transaction():  # the guarded UPDATE and its journey row
             moved = await rows_.move(self.db, row, to_key, via, now, cursor=cursor)
-            if moved is None:
-                return None
-            chunks = await rows_.enter_actions(self.db, self.platform.plugins, self.definitions,
-                                               moved, self.platform.settings.redeliver_after_seconds)
-        self.chunks += chunks
+        if moved is None:
+            return None
         self.transitions += 1
+        version = await self.definitions.version(moved["campaign"], moved["version"])
+        if version is not None and version.steps.get(to_key):
+            self.entering.append(moved)
+            return None
         return moved
+
+    async def enter_batch(self) -> None:
+        """Snapshot the actions of every state this tick's looks entered, grouped by
+        campaign, version and state (one audience resolution and one insert per action
+        for each group), in one transaction; the chunks join :attr:`chunks`."""
+        if not self.entering:
+            return
+        rows, self.entering = self.entering, []
+        async with self.db.transaction():
+            self.chunks += await rows_.enter_actions_many(
+                self.db, self.platform.plugins, self.definitions, rows,
+                self.platform.settings.redeliver_after_seconds)
+
+    async def _actions_finished(self, version: Version, row: dict) -> bool:
+        """Whether the actions of the enrollment's current entry are all final. An entry
+        with actions but no ledger rows (its batch was lost with its process before it
+        committed) is entered now — a no-op for rows that exist, so never twice."""
+        total, unfinished = await rows_.entry_progress(self.db, row)
+        if unfinished:
+            return False
+        if total == 0 and version.steps.get(row["state_key"]):
+            async with self.db.transaction():
+                chunks = await rows_.enter_actions(
+                    self.db, self.platform.plugins, self.definitions, row,
+                    self.platform.settings.redeliver_after_seconds)
+            if chunks:
+                self.chunks += chunks
+                return False
+        return True
 
     async def _instant(self, version: Version, state: dict, row: dict
                        ) -> tuple[str, str] | None:
@@ -181,11 +219,12 @@ class Engine:
         return False
 
     async def _any_event(self, row: dict, kind: str) -> bool:
+        """Whether the recipient had such an event since it was (re-)enrolled."""
         return bool(await self.db.fetchval(
             "SELECT count(*) FROM drumbeat_delivery_event e"
             " JOIN drumbeat_delivery d ON d.id = e.delivery"
-            " WHERE d.recipient = {} AND e.type = {} AND e.suspected_bot = {}",
-            row["recipient"], kind, False))
+            " WHERE d.recipient = {} AND e.type = {} AND e.suspected_bot = {} AND e.id > {}",
+            row["recipient"], kind, False, int(row.get("since_event") or 0)))
 
     async def matches(self, row: dict, filter: dict) -> bool:
         """Whether the enrollment's contact matches a segment filter (never for a company

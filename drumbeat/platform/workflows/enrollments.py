@@ -7,7 +7,8 @@ UPDATE matches; the journey's unique ``(enrollment, step_no)`` index is the safe
 
 Statuses: ``ACTIVE`` (the state's actions are running, or it is about to move on),
 ``WAITING`` (for a delay, an event or a timeout), ``PAUSED`` (by hand), ``EXITED`` (a goal
-was met) and ``COMPLETED`` (a state without transitions was reached). Times are epoch
+was met), ``COMPLETED`` (a state without transitions was reached) and ``CANCELLED`` (the
+campaign was cancelled while it was unfinished). Times are epoch
 seconds of the engine's clock (:mod:`.clock`).
 """
 
@@ -29,6 +30,7 @@ class Status(str, Enum):
     PAUSED = "PAUSED"
     EXITED = "EXITED"
     COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
 
 
 RUNNING = (Status.ACTIVE.value, Status.WAITING.value)
@@ -36,7 +38,7 @@ UNFINISHED = (*RUNNING, Status.PAUSED.value)
 
 COLUMNS = ("e.id, e.campaign, e.recipient, e.contact, e.version, e.state_key, e.status,"
            " e.step_no, e.entered_at, e.due_at, e.check_at, e.event_cursor,"
-           " e.paused_status, e.finished_at")
+           " e.paused_status, e.finished_at, e.entry_no, e.since_event")
 
 
 def _cast(kind: str) -> str:
@@ -95,7 +97,8 @@ async def move(db: Database, row: dict, to_key: str, via: str, at: float, *,
     cursor = row["event_cursor"] if cursor is None else cursor
     moved = await db.fetchval(
         "UPDATE drumbeat_enrollment SET state_key = {}, status = 'ACTIVE', step_no = step_no + 1,"
-        " entered_at = {}, due_at = NULL, check_at = {}, event_cursor = {},"
+        " entry_no = step_no + 1, entered_at = {}, due_at = NULL, check_at = {},"
+        " event_cursor = {},"
         " paused_status = NULL, finished_at = NULL"
         f" WHERE id = {{}} AND step_no = {{}} AND status IN ({marks}) RETURNING step_no",
         to_key, at, at, cursor, row["id"], row["step_no"], *statuses)
@@ -106,7 +109,7 @@ async def move(db: Database, row: dict, to_key: str, via: str, at: float, *,
         " to_state, via, at, member) VALUES ({}, {}, {}, {}, {}, {}, {}, {})",
         row["campaign"], row["id"], moved, row["state_key"], to_key, via, at, member_id)
     return {**row, "state_key": to_key, "status": Status.ACTIVE.value, "step_no": moved,
-            "entered_at": at, "due_at": None, "check_at": at, "event_cursor": cursor,
+            "entry_no": moved, "entered_at": at, "due_at": None, "check_at": at, "event_cursor": cursor,
             "paused_status": None, "finished_at": None}
 
 
@@ -117,6 +120,16 @@ async def finish(db: Database, row: dict, status: Status, at: float) -> bool:
         "UPDATE drumbeat_enrollment SET status = {}, finished_at = {}, due_at = NULL,"
         f" check_at = NULL WHERE id = {{}} AND step_no = {{}} AND status IN ({marks})"
         " RETURNING id", status.value, at, row["id"], row["step_no"], *RUNNING) is not None
+
+
+async def cancel_all(db: Database, campaign_id: int, at: float) -> None:
+    """The campaign was cancelled: its unfinished enrollments end as CANCELLED (in the
+    caller's transaction)."""
+    marks = ", ".join("{}" for _ in UNFINISHED)
+    await db.execute(
+        "UPDATE drumbeat_enrollment SET status = 'CANCELLED', finished_at = {}, due_at = NULL,"
+        f" check_at = NULL, paused_status = NULL WHERE campaign = {{}} AND status IN ({marks})",
+        at, campaign_id, *UNFINISHED)
 
 
 async def wait(db: Database, row: dict, due_at: float | None, check_at: float) -> dict | None:
@@ -139,14 +152,43 @@ async def look_again(db: Database, row: dict, check_at: float) -> None:
 
 async def enter_actions(db: Database, plugins, definitions: Definitions, row: dict,
                         hold_seconds: float) -> list[ledger.Chunk]:
-    """Snapshot the ledger rows of the state's actions for the enrollment's recipient (in
-    the caller's transaction; the ledger's unique key makes a repeat a no-op); returns the
-    chunks to dispatch once committed."""
-    version = await definitions.version(row["campaign"], row["version"])
-    steps = version.steps.get(row["state_key"], []) if version else []
-    if not steps:
-        return []
-    campaign = await definitions.campaign(row["campaign"])
+    """:func:`enter_actions_many` for one enrollment."""
+    return await enter_actions_many(db, plugins, definitions, [row], hold_seconds)
+
+
+#: Enrollments entered per statement group (keeps IN lists well under the databases'
+#: parameter limits).
+ENTER_BATCH = 500
+
+
+async def enter_actions_many(db: Database, plugins, definitions: Definitions,
+                             rows: Sequence[dict], hold_seconds: float) -> list[ledger.Chunk]:
+    """Snapshot the ledger rows of the actions of the state each enrollment entered, for its
+    recipient and entry (``entry_no``), in the caller's transaction; returns the chunks to
+    dispatch once committed.
+
+    Enrollments in the same campaign, version and state share one audience resolution and
+    one bulk insert per action. The ledger's key (step, recipient, target, entry) makes a
+    repeat a no-op, so an entry is acted on once however often this runs for it."""
+    groups: dict[tuple[int, int, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["campaign"], row["version"], row["state_key"]), []).append(row)
+    chunks: list[ledger.Chunk] = []
+    for (campaign_id, number, key), members in groups.items():
+        version = await definitions.version(campaign_id, number)
+        steps = version.steps.get(key, []) if version else []
+        if not steps:
+            continue
+        campaign = await definitions.campaign(campaign_id)
+        for start in range(0, len(members), ENTER_BATCH):
+            batch = members[start:start + ENTER_BATCH]
+            chunks += await _enter_batch(db, plugins, campaign, steps, batch, hold_seconds)
+    return chunks
+
+
+async def _enter_batch(db: Database, plugins, campaign: dict, steps: list[dict],
+                       rows: list[dict], hold_seconds: float) -> list[ledger.Chunk]:
+    entries = {row["recipient"]: int(row.get("entry_no") or 0) for row in rows}
     resolved: dict[bool, list] = {}
     for step in steps:
         action_type = plugins.action_types.get(step["action_type"])
@@ -154,27 +196,35 @@ async def enter_actions(db: Database, plugins, definitions: Definitions, row: di
             continue
         if action_type.needs_address not in resolved:
             resolved[action_type.needs_address] = await resolve_audience(
-                db, campaign, action_type.needs_address, only=[row["recipient"]])
+                db, campaign, action_type.needs_address, only=list(entries))
         targets = resolved[action_type.needs_address]
         if action_type.email_only and not campaign["send_emails"]:
             targets = emails_off(targets)
-        await ledger.snapshot(db, row["campaign"], step["id"], targets, hold_seconds)
+        await ledger.snapshot(db, campaign["id"], step["id"], targets, hold_seconds, entries)
     ids = [s["id"] for s in steps]
     pending = await db.fetch(
-        "SELECT id, campaign, step FROM drumbeat_delivery WHERE recipient = {} AND state ="
-        f" 'pending' AND step IN ({', '.join('{}' for _ in ids)})", row["recipient"], *ids)
-    return ledger.chunks_of(pending, 1000)
+        "SELECT id, campaign, step, recipient, entry_no FROM drumbeat_delivery"
+        f" WHERE recipient IN ({', '.join('{}' for _ in entries)}) AND state = 'pending'"
+        f" AND step IN ({', '.join('{}' for _ in ids)})", *entries, *ids)
+    return ledger.chunks_of([p for p in pending if entries.get(p["recipient"]) == p["entry_no"]],
+                            1000)
 
 
-async def actions_done(db: Database, row: dict, step_ids: list[int]) -> bool:
-    """Whether every delivery of the state's actions for this recipient is final."""
-    if not step_ids:
-        return True
-    marks = ", ".join("{}" for _ in step_ids)
-    return not await db.fetchval(
-        "SELECT count(*) FROM drumbeat_delivery WHERE recipient = {}"
-        f" AND step IN ({marks}) AND state IN ('pending', 'claimed')",
-        row["recipient"], *step_ids)
+async def entry_progress(db: Database, row: dict) -> tuple[int, int]:
+    """(ledger rows, unfinished ones) of the enrollment's current entry: the actions of the
+    state it entered, whichever version they were of; ad-hoc sends do not count."""
+    found = await db.fetchrow(
+        "SELECT count(*) AS total, COALESCE(sum(CASE WHEN d.state IN ('pending', 'claimed')"
+        " THEN 1 ELSE 0 END), 0) AS unfinished FROM drumbeat_delivery d"
+        " WHERE d.recipient = {} AND d.entry_no = {} AND NOT EXISTS (SELECT 1"
+        " FROM drumbeat_workflow_action a WHERE a.id = d.step AND a.adhoc = {})",
+        row["recipient"], int(row.get("entry_no") or 0), True)
+    return int(found["total"]), int(found["unfinished"])
+
+
+async def entered(db: Database, row: dict) -> bool:
+    """Whether the enrollment's current entry has ledger rows (its actions were entered)."""
+    return (await entry_progress(db, row))[0] > 0
 
 
 async def journey(db: Database, enrollment_id: int) -> list[dict]:

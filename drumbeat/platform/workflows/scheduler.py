@@ -1,7 +1,7 @@
 """The workflow scheduler: each tick looks at the enrollments whose ``check_at`` has come
 (at most ``BATCH`` of them, oldest first) in running campaigns, takes their due
-transitions (:class:`~.engine.Engine`), dispatches the chunks of the actions they entered,
-and completes the campaigns that finished.
+transitions (:class:`~.engine.Engine`), enters the actions of the states they moved into
+in one batch, dispatches their chunks, and completes the campaigns that finished.
 
 It runs in the reconciler loop (embedded mode and every worker process); several may tick
 at once — each transition is a guarded UPDATE, so it happens once whoever wins.
@@ -62,6 +62,11 @@ async def tick(platform, limit: int = BATCH, campaign_id: int | None = None) -> 
             await engine.look(row, now)
         except Exception:  # one broken enrollment must not stop the others
             log.exception("workflow: enrollment %s failed", row["id"])
+    try:
+        await engine.enter_batch()
+    except Exception:  # their next looks enter them (Engine._actions_finished)
+        log.exception("workflow: entering the actions of %d enrollments failed",
+                      len(engine.entering))
     if engine.chunks:
         try:
             await platform.dispatch(engine.chunks)

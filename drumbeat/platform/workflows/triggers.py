@@ -13,8 +13,9 @@ A recipient has one enrollment row per campaign (unique ``(campaign, recipient)`
 re-entry restarts that row in the start state of the current version (its transition
 number goes on, so the journey keeps the earlier rounds and shows ``TRIGGER <event>``).
 Its event cursor moves past the recipient's earlier events, so an old reply does not fire
-an ``onEvent`` again. Note: the ledger sends each action once per recipient, so actions
-already delivered to the recipient in an earlier round are not repeated.
+an ``onEvent`` again, nor an old conversion a goal (``since_event``). Each entry into a
+state has its own ledger rows (``entry_no``), so a re-entered recipient gets the states'
+actions again — once per entry.
 """
 
 from __future__ import annotations
@@ -176,10 +177,10 @@ async def _enter(db, campaign_id: int, recipient: int, contact: int | None, vers
         " ON d.id = v.delivery WHERE d.recipient = {}", recipient) or 0
     step_no = await db.fetchval(
         "UPDATE drumbeat_enrollment SET version = {}, state_key = {}, status = 'ACTIVE',"
-        " step_no = step_no + 1, entered_at = {}, due_at = NULL, check_at = {},"
-        " event_cursor = {}, paused_status = NULL, finished_at = NULL"
-        " WHERE id = {} AND step_no = {} RETURNING step_no",
-        version, start, at, at, max(cursor, existing["event_cursor"]), existing["id"],
+        " step_no = step_no + 1, entry_no = step_no + 1, entered_at = {}, due_at = NULL,"
+        " check_at = {}, event_cursor = {}, since_event = {}, paused_status = NULL,"
+        " finished_at = NULL WHERE id = {} AND step_no = {} RETURNING step_no",
+        version, start, at, at, max(cursor, existing["event_cursor"]), cursor, existing["id"],
         existing["step_no"])
     if step_no is None:
         return None, "CHANGED"

@@ -1,5 +1,6 @@
-"""The sales mutations: ``invoiceMarkPaid``, ``invoiceCancel``, ``opportunityMoveStage``,
-``offerAccept`` and ``offerDecline`` (see ``service`` for who may and the rules)."""
+"""The sales mutations: ``invoiceMarkPaid``, ``invoiceCancel``, ``invoiceResendEmail``,
+``opportunityMoveStage``, ``offerAccept``, ``offerDecline`` and ``offerResendEmail`` (see
+``service`` and ``resend`` for who may and the rules)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,18 @@ from datetime import datetime
 import strawberry
 from strawberry import relay
 
-from drumbeat.plugins.sales import service
+from drumbeat.plugins.sales import resend, service
 from drumbeat.plugins.sales.config import Stage
 from drumbeat.plugins.sales.graphql_types import Invoice, Offer, Opportunity, OpportunityStage
 from drumbeat.schema_kit import Info, UserError, node_id, payload
+
+
+_RESEND = (
+    "Email the {what} again when its email FAILED, or stayed PENDING after its delivery "
+    "gave up: the stored document, with the same Message-ID as the first email. Sales, an "
+    "admin or the campaign's owner. SENT, NOT_SENT (sendEmails off, or no address), "
+    "SUPPRESSED or a suppressed address: refused (INVALID_STATE).{extra} Answers the {what} "
+    "with its new emailStatus: SENT, or FAILED with the server's answer in emailError.")
 
 
 @strawberry.type
@@ -61,6 +70,16 @@ class SalesMutations:
 
         return await payload(InvoicePayload, work, invoice=None)
 
+    @strawberry.mutation(description=_RESEND.format(what="invoice", extra=(
+        " A cancelled invoice is refused. Its number, lines and totals stay as issued.")))
+    async def invoice_resend_email(self, info: Info, id: relay.GlobalID) -> InvoicePayload:
+        async def work():
+            row = await resend.resend_email(info.context.platform, info.context.member,
+                                            resend.INVOICE, node_id(id, "Invoice", "id"))
+            return {"invoice": Invoice.from_row(row)}
+
+        return await payload(InvoicePayload, work, invoice=None)
+
     @strawberry.mutation(description=(
         "Move an open opportunity to a stage (probability: default the stage's). WON and "
         "LOST close it."))
@@ -82,6 +101,15 @@ class SalesMutations:
     @strawberry.mutation(description="Decline an open offer (refused once it expired).")
     async def offer_decline(self, info: Info, id: relay.GlobalID) -> OfferPayload:
         return await _decide(info, id, False)
+
+    @strawberry.mutation(description=_RESEND.format(what="offer", extra=""))
+    async def offer_resend_email(self, info: Info, id: relay.GlobalID) -> OfferPayload:
+        async def work():
+            row = await resend.resend_email(info.context.platform, info.context.member,
+                                            resend.OFFER, node_id(id, "Offer", "id"))
+            return {"offer": Offer.from_row(row)}
+
+        return await payload(OfferPayload, work, offer=None)
 
 
 async def _decide(info: Info, id: relay.GlobalID, accepted: bool) -> OfferPayload:

@@ -40,6 +40,7 @@ class OfferStatus(Enum):
 @strawberry.enum(description="What happened to a document's email.")
 class DocumentEmailStatus(Enum):
     PENDING = "PENDING"  # numbered, the email not yet confirmed (a retry is due)
+    SENDING = "SENDING"  # being emailed again (invoiceResendEmail / offerResendEmail)
     SENT = "SENT"
     NOT_SENT = "NOT_SENT"  # the campaign's sendEmails is off, or no address
     SUPPRESSED = "SUPPRESSED"
@@ -108,7 +109,8 @@ def _mailed(row: dict) -> dict:
                 gross=from_cents(row["gross_cents"]), document=row["document"],
                 recipient_address=row["recipient_address"],
                 email_status=DocumentEmailStatus(row["email_status"]),
-                email_error=row["email_error"] or "", message_id=row["message_id"])
+                email_error="" if row["email_status"] == "SENDING" else row["email_error"] or "",
+                message_id=row["message_id"])
 
 
 async def _nodes(cls, table, info: Info, node_ids: Iterable[str]):

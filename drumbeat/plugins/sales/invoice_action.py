@@ -11,18 +11,20 @@ gaps per year, rendered from a document template and emailed unless sendEmails i
   email status ``PENDING``. An SMTP 5xx, a suppressed address or no address: the invoice
   stands (it has a number), its email status says why it was not emailed
   (``FAILED`` + the reason, ``SUPPRESSED``, ``NOT_SENT``), and the delivery is done.
+* ``FAILED`` and given-up ``PENDING`` invoices are emailed again by ``invoiceResendEmail``
+  (``resend``), with the same Message-ID.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import partial
 from typing import Sequence
 
 from drumbeat import ActionContext, ActionType, Outcome, Target, TemplateProblem
 from drumbeat.plugins.sales import documents
 from drumbeat.plugins.sales.config import InvoiceConfig
-from drumbeat.plugins.sales.money import totals
+from drumbeat.plugins.sales.money import Totals, totals
 from drumbeat.plugins.sales.numbering import (
     InvoiceDraft, issue_invoices, set_email_status,
 )
@@ -111,9 +113,7 @@ class InvoiceAction(ActionType):
                                                   {target.delivery_id: target}))
 
     def _sources(self, ctx: ActionContext) -> documents.Sources:
-        return documents.sources(ctx.config, ctx.campaign, documents.DEFAULT_INVOICE_DOCUMENT,
-                                 documents.DEFAULT_INVOICE_SUBJECT,
-                                 documents.DEFAULT_INVOICE_TEXT)
+        return invoice_sources(ctx)
 
     def _draft(self, ctx: ActionContext, target: Target, status: str) -> InvoiceDraft:
         config: InvoiceConfig = ctx.config
@@ -131,10 +131,22 @@ def _with(draft: InvoiceDraft, status: str, error: str) -> InvoiceDraft:
 
 
 def _context(ctx: ActionContext, draft: InvoiceDraft, shown: str) -> dict:
+    return invoice_context(shown, draft.issue_date, draft.due_date, draft.totals, draft.currency)
+
+
+def invoice_context(shown: str, issue_date: date, due_date: date, sums: Totals,
+                    currency: str) -> dict:
+    """``invoice``: what the templates see of an invoice (also for a resend of its email)."""
     return {"invoice": {
-        "number": shown, "issue_date": draft.issue_date.isoformat(),
-        "due_date": draft.due_date.isoformat(), "lines": documents.lines_context(draft.totals),
-        **documents.amounts_context(draft.totals, draft.currency)}}
+        "number": shown, "issue_date": issue_date.isoformat(),
+        "due_date": due_date.isoformat(), "lines": documents.lines_context(sums),
+        **documents.amounts_context(sums, currency)}}
+
+
+def invoice_sources(ctx: ActionContext) -> documents.Sources:
+    """The step's templates, else the campaign's DOCUMENT template, else the built-in ones."""
+    return documents.sources(ctx.config, ctx.campaign, documents.DEFAULT_INVOICE_DOCUMENT,
+                             documents.DEFAULT_INVOICE_SUBJECT, documents.DEFAULT_INVOICE_TEXT)
 
 
 def _render_document(ctx, src, targets: dict, draft: InvoiceDraft, shown: str) -> str:

@@ -80,11 +80,8 @@ class OfferAction(ActionType):
         return totals(ctx.config.items), today + timedelta(days=ctx.config.valid_for_days)
 
     def _render(self, ctx, target, sums: Totals, valid_until: date) -> documents.Rendered:
-        src = documents.sources(ctx.config, ctx.campaign, documents.DEFAULT_OFFER_DOCUMENT,
-                                documents.DEFAULT_OFFER_SUBJECT, documents.DEFAULT_OFFER_TEXT)
-        return documents.render(ctx, target, src, {"offer": {
-            "lines": documents.lines_context(sums), "valid_until": valid_until.isoformat(),
-            **documents.amounts_context(sums, ctx.config.currency)}})
+        return documents.render(ctx, target, offer_sources(ctx),
+                                offer_context(sums, valid_until, ctx.config.currency))
 
     def _row(self, ctx, target: Target, sums: Totals, valid_until: date, html: str,
              status: str, error: str, message_id: str | None = None):
@@ -98,6 +95,19 @@ class OfferAction(ActionType):
                "email_status": status, "email_error": error[:2000], "message_id": message_id,
                "created_at": now, "updated_at": now}
         return partial(_insert, row)
+
+
+def offer_sources(ctx: ActionContext) -> documents.Sources:
+    """The step's templates, else the campaign's DOCUMENT template, else the built-in ones."""
+    return documents.sources(ctx.config, ctx.campaign, documents.DEFAULT_OFFER_DOCUMENT,
+                             documents.DEFAULT_OFFER_SUBJECT, documents.DEFAULT_OFFER_TEXT)
+
+
+def offer_context(sums: Totals, valid_until: date, currency: str) -> dict:
+    """``offer``: what the templates see of an offer (also for a resend of its email)."""
+    return {"offer": {"lines": documents.lines_context(sums),
+                      "valid_until": valid_until.isoformat(),
+                      **documents.amounts_context(sums, currency)}}
 
 
 async def _insert(row: dict, db) -> None:

@@ -28,7 +28,7 @@ class Invoice(Table, tablename="drumbeat_invoice"):
     cancel_reason = Text(default="")
     document = Text()  # the rendered HTML
     recipient_address = Varchar(length=254, null=True, default=None)
-    email_status = Varchar(length=12)  # PENDING | SENT | NOT_SENT | SUPPRESSED | FAILED
+    email_status = Varchar(length=12)  # PENDING | SENDING | SENT | NOT_SENT | SUPPRESSED | FAILED
     email_error = Text(default="")
     message_id = Varchar(length=255, null=True, default=None)
     created_at = Timestamptz()
@@ -75,7 +75,7 @@ class Offer(Table, tablename="drumbeat_offer"):
     decided_at = Timestamptz(null=True, default=None)
     document = Text()
     recipient_address = Varchar(length=254, null=True, default=None)
-    email_status = Varchar(length=12)  # SENT | NOT_SENT | SUPPRESSED | FAILED
+    email_status = Varchar(length=12)  # SENDING | SENT | NOT_SENT | SUPPRESSED | FAILED
     email_error = Text(default="")
     message_id = Varchar(length=255, null=True, default=None)
     created_at = Timestamptz()

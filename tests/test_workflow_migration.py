@@ -25,6 +25,9 @@ DAY = 86_400
 MIGRATE = """mutation($input: EnrollmentsMigrateInput!) { enrollmentsMigrate(input: $input) {
   migrated states { from to count } errors { field message code } } }"""
 
+COUNTS = """query($c: ID!) { campaignEnrollmentCounts(campaignId: $c) {
+  version stateKey status count } }"""
+
 
 @pytest.fixture(autouse=True)
 def _real_time():
@@ -147,6 +150,18 @@ async def test_in_flight_enrollments_migrate_only_when_asked(server, admin_api):
     assert [e["code"] for e in other["enrollmentsMigrate"]["errors"]] == ["FORBIDDEN"]
     assert {n["version"] for n in (await listing()).values()} == {1}
 
+    # A dry run tells what would move, and moves nothing.
+    preview = await migrate(states=[{"from": "legacy", "to": "nurture"}], dryRun=True)
+    assert preview["errors"] == [] and preview["migrated"] == 4
+    assert sorted((s["from"], s["to"], s["count"]) for s in preview["states"]) == [
+        ("legacy", "nurture", 1), ("wait", "wait", 3)]
+    assert codes(await migrate(dryRun=True)) == [(("states",), "UNMAPPED_STATE")]
+    counts = (await admin_api.data(COUNTS, {"c": campaign}))["campaignEnrollmentCounts"]
+    assert counts == [
+        {"version": 1, "stateKey": "legacy", "status": "PAUSED", "count": 1},
+        {"version": 1, "stateKey": "wait", "status": "PAUSED", "count": 1},
+        {"version": 1, "stateKey": "wait", "status": "WAITING", "count": 2}]
+
     # Only a: it keeps its place in "wait" (no v2-start tag), under v2's 5-day delay.
     only_a = await migrate(enrollmentIds=[a])
     assert only_a == {"migrated": 1, "states": [{"from": "wait", "to": "wait", "count": 1}],
@@ -164,6 +179,9 @@ async def test_in_flight_enrollments_migrate_only_when_asked(server, admin_api):
     await server.call(scheduler.run_until_idle(server.platform))
     now = await listing()
     assert {n["version"] for n in now.values()} == {2}
+    counts = (await admin_api.data(COUNTS, {"c": campaign}))["campaignEnrollmentCounts"]
+    assert [(c["version"], c["stateKey"], c["status"], c["count"]) for c in counts] == [
+        (2, "nurture", "PAUSED", 1), (2, "wait", "PAUSED", 1), (2, "wait", "WAITING", 2)]
     assert [(now[e]["stateKey"], now[e]["status"]) for e in emails] == [
         ("wait", "WAITING"), ("wait", "WAITING"), ("nurture", "PAUSED"), ("wait", "PAUSED")]
     assert [s["via"] for s in now[emails[0]]["journey"]] == ["START", "ON_COMPLETE",

@@ -35,6 +35,9 @@ class EnrollmentsMigrateInput:
     enrollment_ids: Optional[list[relay.GlobalID]] = strawberry.field(
         default=None, description="Only these enrollments (each unfinished and on "
                                   "`fromVersion`); all of the version's when left out.")
+    dry_run: bool = strawberry.field(
+        default=False, description="Only check the request and count: `migrated` and "
+                                   "`states` tell what would move; nothing changes.")
 
 
 @strawberry.type(description="How many enrollments went from a state to a state.")
@@ -46,7 +49,8 @@ class EnrollmentStateMigrated:
 
 @strawberry.type
 class EnrollmentsMigratePayload:
-    migrated: int = strawberry.field(description="Enrollments now on `toVersion`.")
+    migrated: int = strawberry.field(description="Enrollments now on `toVersion` (that "
+                                                 "would be, with `dryRun`).")
     states: list[EnrollmentStateMigrated]
     errors: list[UserError]
 
@@ -66,7 +70,7 @@ class EnrollmentMigrationMutations:
             result = await migration.migrate_enrollments(
                 info.context.platform, info.context.member, campaign_id, input.from_version,
                 input.to_version, [migration.StateMapping(m.from_, m.to) for m in input.states],
-                ids)
+                ids, dry_run=input.dry_run)
             return {"migrated": result.migrated, "states": [
                 EnrollmentStateMigrated(from_=m.from_key, to=m.to_key, count=m.count)
                 for m in result.states]}

@@ -1,5 +1,5 @@
 """Workflow enrollments in the API: where each recipient of a workflow campaign is
-(``campaignEnrollments``), the path it took (``Enrollment.journey``,
+(``campaignEnrollments``, ``campaignEnrollmentCounts``), the path it took (``Enrollment.journey``,
 ``recipientJourney``), and manual control (``enrollmentMove`` / ``enrollmentPause`` /
 ``enrollmentResume``, the campaign's owner or an admin, audited). The rules are in
 :mod:`drumbeat.platform.workflows.control` and :mod:`~drumbeat.platform.workflows.engine`."""
@@ -100,6 +100,14 @@ class Enrollment(relay.Node):
         return [JourneyStep.of(s) for s in steps]
 
 
+@strawberry.type(description="How many enrollments are in a state of a version, by status.")
+class EnrollmentCount:
+    version: int
+    state_key: str
+    status: EnrollmentStatus
+    count: int
+
+
 @strawberry.type
 class EnrollmentPayload:
     enrollment: Optional[Enrollment]
@@ -126,6 +134,18 @@ class EnrollmentQueries:
                  for r in rows[:size]]
         return connection(edges, has_more=len(rows) > size, backwards=False, after=after,
                           before=None)
+
+    @strawberry.field(description="Where a workflow campaign's recipients are: the number "
+                                  "of enrollments per version, state and status (one "
+                                  "query; for dashboards).")
+    async def campaign_enrollment_counts(self, info: Info, campaign_id: relay.GlobalID
+                                         ) -> list[EnrollmentCount]:
+        member = info.context.require_member()
+        cid = node_id(campaign_id, "Campaign", "campaignId")
+        await require_campaign(member, cid)
+        return [EnrollmentCount(version=r["version"], state_key=r["state_key"],
+                                status=Status(r["status"]), count=r["n"])
+                for r in await service.counts(info.context.platform.db, cid)]
 
     @strawberry.field(description="A contact's journey through a workflow campaign (empty "
                                   "when it is not enrolled).")

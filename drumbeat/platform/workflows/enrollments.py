@@ -276,6 +276,14 @@ async def page(db: Database, campaign_id: int, *, status: str | None, state_key:
         f" ORDER BY e.id LIMIT {int(size) + 1}", *args)
 
 
+async def counts(db: Database, campaign_id: int) -> list[dict]:
+    """How many of the campaign's enrollments are in each (version, state, status)."""
+    return await db.fetch(
+        "SELECT version, state_key, status, count(*) AS n FROM drumbeat_enrollment"
+        " WHERE campaign = {} GROUP BY version, state_key, status"
+        " ORDER BY version, state_key, status", campaign_id)
+
+
 async def by_ids(db: Database, ids: Sequence[int]) -> list[dict | None]:
     if not ids:
         return []

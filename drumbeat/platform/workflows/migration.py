@@ -64,7 +64,10 @@ class MigrationResult:
 async def migrate_enrollments(platform, member: Member | None, campaign_id: int,
                               from_version: int, to_version: int,
                               mapping: Sequence[StateMapping] = (),
-                              enrollment_ids: Sequence[int] | None = None) -> MigrationResult:
+                              enrollment_ids: Sequence[int] | None = None,
+                              dry_run: bool = False) -> MigrationResult:
+    """Migrate (see the module doc); with ``dry_run``, only check the request and tell how
+    many enrollments would go from which state to which — nothing changes."""
     db = platform.db
     campaign = await require_campaign(member, campaign_id, "campaignId")
     require_campaign_editor(member, campaign)
@@ -74,7 +77,11 @@ async def migrate_enrollments(platform, member: Member | None, campaign_id: int,
     definitions = Definitions(db)
     source, target = await _versions(definitions, campaign_id, from_version, to_version)
     ids = await _checked_ids(db, campaign_id, from_version, enrollment_ids)
-    plan = _plan(source, target, mapping, await _counts(db, campaign_id, from_version, ids))
+    counts = await _counts(db, campaign_id, from_version, ids)
+    plan = _plan(source, target, mapping, counts)
+    if dry_run:
+        return MigrationResult(sum(counts[k] for k in plan),
+                               [Moved(k, v, counts[k]) for k, v in plan.items()])
     now = clock.now()
     via = f"MIGRATE v{from_version}->v{to_version}"
     moved_rows: list[dict] = []

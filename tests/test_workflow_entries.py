@@ -150,3 +150,37 @@ async def test_an_entry_whose_batch_was_lost_is_entered_by_its_next_look(server,
     rows = await server.call(db.fetch(
         "SELECT entry_no, state FROM drumbeat_delivery WHERE campaign = {}", db_id(campaign)))
     assert [(r["entry_no"], r["state"]) for r in rows] == [(1, "done")]
+
+
+async def test_a_broken_enrollment_does_not_stop_the_others_of_its_batch(server, admin_api):
+    """Looks share a transaction; when one fails, the batch is rolled back and redone one
+    enrollment at a time: the healthy campaign's recipients move on."""
+    tag = unique("broken")
+    definition = {"states": [_plain("wait", [_delay("done", "P1D")]), _plain("done", [])],
+                  "goals": []}
+    definition["states"][0]["start"] = True
+    campaigns = []
+    for name in ("healthy", "broken"):
+        campaign = await create_campaign(admin_api, f"{name} {tag}")
+        assert (await admin_api.data(SET, {"c": campaign, "input": definition})
+                )["campaignWorkflowSet"]["errors"] == []
+        await add_recipients(admin_api, campaign, await create_contacts(admin_api, [
+            {"email": f"{tag}-{name}-{i}@example.org"} for i in range(3)]))
+        await make_ready(admin_api, campaign)
+        await launch_campaign(admin_api, campaign)
+        campaigns.append(db_id(campaign))
+    db = server.platform.db
+    await server.call(scheduler.run_until_idle(server.platform))
+    # The broken campaign's definition loses its delay: looking at its enrollments raises.
+    await server.call(db.execute(
+        "UPDATE drumbeat_workflow_version SET definition = {} WHERE campaign = {}",
+        '{"states": [{"key": "wait", "start": true, "actions": [],'
+        ' "transitions": [{"afterDelay": {"to": "done"}}]}], "goals": []}', campaigns[1]))
+    clock.advance(2 * DAY)
+    moved = await server.call(scheduler.tick(server.platform))
+    assert moved == 3
+    states = {r["campaign"]: r["states"] for r in await server.call(db.fetch(
+        "SELECT campaign, min(state_key) || '/' || max(status) AS states"
+        " FROM drumbeat_enrollment WHERE campaign IN ({}, {}) GROUP BY campaign",
+        *campaigns))}
+    assert states == {campaigns[0]: "done/COMPLETED", campaigns[1]: "wait/WAITING"}

@@ -67,6 +67,16 @@ class Engine:
         self.entering: list[dict] = []  # moved into a state with actions, to enter
         self.transitions = 0
 
+    def mark(self) -> tuple[int, int, int]:
+        """Where the tick's results stand (see :meth:`rollback_to`)."""
+        return len(self.chunks), len(self.entering), self.transitions
+
+    def rollback_to(self, mark: tuple[int, int, int]) -> None:
+        """Forget what looks since ``mark`` did: their transaction was rolled back."""
+        del self.chunks[mark[0]:]
+        del self.entering[mark[1]:]
+        self.transitions = mark[2]
+
     async def look(self, row: dict, now: float) -> None:
         """Take what is due for ``row`` (each step in its own transaction)."""
         for _ in range(MAX_HOPS):

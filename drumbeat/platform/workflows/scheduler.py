@@ -1,7 +1,8 @@
 """The workflow scheduler: each tick looks at the enrollments whose ``check_at`` has come
 (at most ``BATCH`` of them, oldest first) in running campaigns, takes their due
-transitions (:class:`~.engine.Engine`), enters the actions of the states they moved into
-in one batch, dispatches their chunks, and completes the campaigns that finished.
+transitions (:class:`~.engine.Engine`; ``LOOK_BATCH`` looks per transaction), enters the
+actions of the states they moved into in one batch, dispatches their chunks, and completes
+the campaigns that finished.
 
 It runs in the reconciler loop (embedded mode and every worker process); several may tick
 at once — each transition is a guarded UPDATE, so it happens once whoever wins.
@@ -19,6 +20,8 @@ from drumbeat.platform.workflows.enrollments import COLUMNS
 log = logging.getLogger(__name__)
 
 BATCH = 500
+#: Looks per transaction.
+LOOK_BATCH = 100
 #: The last event id each process's scheduler has nudged for (per database object).
 _seen: dict[int, int] = {}
 
@@ -57,11 +60,8 @@ async def tick(platform, limit: int = BATCH, campaign_id: int | None = None) -> 
     engine = Engine(platform)
     await nudge_new_events(platform.db, now)
     rows = await due(platform.db, now, limit, campaign_id)
-    for row in rows:
-        try:
-            await engine.look(row, now)
-        except Exception:  # one broken enrollment must not stop the others
-            log.exception("workflow: enrollment %s failed", row["id"])
+    for start in range(0, len(rows), LOOK_BATCH):
+        await _look_batch(platform.db, engine, rows[start:start + LOOK_BATCH], now)
     try:
         await engine.enter_batch()
     except Exception:  # their next looks enter them (Engine._actions_finished)
@@ -75,6 +75,29 @@ async def tick(platform, limit: int = BATCH, campaign_id: int | None = None) -> 
     for campaign in sorted({row["campaign"] for row in rows}):
         await complete_finished(platform, campaign)
     return engine.transitions
+
+
+async def _look_batch(db, engine: Engine, rows: list[dict], now: float) -> None:
+    """Look at ``rows`` in one transaction (one commit instead of one per change: the
+    guarded UPDATEs still decide each race). If a look fails, the batch is rolled back and
+    looked at again one enrollment per transaction, so one broken enrollment never stops
+    the others."""
+    mark = engine.mark()
+    try:
+        async with db.transaction():
+            for row in rows:
+                await engine.look(row, now)
+        return
+    except Exception:
+        engine.rollback_to(mark)
+    for row in rows:
+        mark = engine.mark()
+        try:
+            async with db.transaction():
+                await engine.look(row, now)
+        except Exception:
+            engine.rollback_to(mark)
+            log.exception("workflow: enrollment %s failed", row["id"])
 
 
 async def run_until_idle(platform, rounds: int = 100, campaign_id: int | None = None) -> int:

@@ -191,6 +191,14 @@ class ActionType:
         Called at launch: ``[(field_path, message)]``, empty when it can."""
         return []
 
+    async def check_references(self, config: BaseModel, db: Any
+                               ) -> list[tuple[tuple[str, ...], str]]:
+        """Do the records the config names exist and may be used now (team members,
+        products…)? Called with the database when a step is saved and again at launch (and
+        by dry runs, test and ad-hoc sends): ``[(field_path, message)]``, empty when they
+        do. ``execute`` still copes with a record that goes away after the launch."""
+        return []
+
     def render_sample(self, ctx: ActionContext, target: Target) -> Mapping[str, str] | None:
         """What this action would make for ``target``, rendered for a dry run (e.g. an
         email's subject and text) — no side effects. ``None``: nothing to show. May raise

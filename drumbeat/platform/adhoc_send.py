@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from drumbeat.platform import audit, ledger
 from drumbeat.platform.audience import resolve_audience
-from drumbeat.platform.campaign_info import load_campaign_info
+from drumbeat.platform.campaign_info import launch_problems, load_campaign_info
 from drumbeat.platform.campaigns import get_campaign
 from drumbeat.platform.dispatch import reasons_count
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
@@ -152,7 +152,7 @@ async def _config(platform: Platform, problems: Problems, campaign_id: int,
         problems.add(message, ErrorCode.TEMPLATE_ERROR, "input", *path)
     info = await load_campaign_info(platform, campaign_id)
     if not found and info is not None:
-        for path, message in action_type.check_launch(config, info):
+        for path, message in await launch_problems(platform, action_type, config, info):
             problems.add(message, ErrorCode.REQUIRED, "input", *path)
     return config.model_dump(exclude_none=True)
 

@@ -69,5 +69,13 @@ async def check_launch(platform: Any, problems: Problems, campaign_id: int,
             problems.add(f"The action's config is no longer valid: {exc.errors()[0]['msg']}",
                          ErrorCode.INVALID_CONFIG, "action", "config")
             continue
-        for path, message in action_type.check_launch(config, campaign):
+        for path, message in await launch_problems(platform, action_type, config, campaign):
             problems.add(message, ErrorCode.INVALID_CONFIG, "action", "config", *path)
+
+
+async def launch_problems(platform: Any, action_type: Any, config: Any,
+                          campaign: CampaignInfo) -> list[tuple[tuple[str, ...], str]]:
+    """Whether a step can run for ``campaign`` now: its type's ``check_launch`` and, when
+    that finds nothing, ``check_references`` (the records its config names)."""
+    found = list(action_type.check_launch(config, campaign))
+    return found or list(await action_type.check_references(config, platform.db))

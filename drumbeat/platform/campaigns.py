@@ -75,6 +75,21 @@ def check_action(platform: Platform, problems: Problems, action: ActionInput, *f
         problems.add(message, ErrorCode.TEMPLATE_ERROR, *field, "config", *path)
 
 
+async def check_action_references(platform: Platform, problems: Problems, action: ActionInput,
+                                  *field: str) -> None:
+    """The records an action's config names exist (its type's ``check_references``); for
+    an action :func:`check_action` found sound."""
+    action_type = platform.plugins.action_types.get(action.type)
+    if action_type is None:
+        return
+    try:
+        config = action_type.parse_config(action.config)
+    except ValidationError:
+        return
+    for path, message in await action_type.check_references(config, platform.db):
+        problems.add(message, ErrorCode.NOT_FOUND, *field, "config", *path)
+
+
 async def create_campaign(platform: Platform, member: Member, name: str, action: ActionInput,
                           **fields: Any) -> dict:
     """Create a campaign with a one-state workflow running ``action`` for every recipient.
@@ -85,6 +100,8 @@ async def create_campaign(platform: Platform, member: Member, name: str, action:
     problems = Problems()
     values = await check_fields(platform, problems, {"name": name, **fields}, None, "input")
     check_action(platform, problems, action, "input", "action")
+    problems.raise_if_any()
+    await check_action_references(platform, problems, action, "input", "action")
     problems.raise_if_any()
     tags = values.pop("tags", [])
     values.setdefault("owner", member.id)
@@ -120,6 +137,9 @@ async def update_campaign(platform: Platform, member: Member | None, campaign_id
     if action is not None:
         check_action(platform, problems, action, "input", "action")
     problems.raise_if_any()
+    if action is not None:
+        await check_action_references(platform, problems, action, "input", "action")
+        problems.raise_if_any()
     old_tags = await tags_of(campaign_id)
     tags = values.pop("tags", None)
     changes = audit.diff(campaign, values)

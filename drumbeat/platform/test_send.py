@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from drumbeat.platform import audit
 from drumbeat.platform.actions import ActionContext, ActionType, CampaignInfo, Target
-from drumbeat.platform.campaign_info import load_campaign_info
+from drumbeat.platform.campaign_info import launch_problems, load_campaign_info
 from drumbeat.platform.campaigns import get_campaign
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
 from drumbeat.platform.permissions import require_campaign_editor, require_member
@@ -76,7 +76,7 @@ async def send_test(platform: Platform, member: Member | None, campaign_id: int,
     problems.raise_if_any()
     action_type, config = _configured(platform, step)
     info = await load_campaign_info(platform, campaign_id)
-    for path, message in action_type.check_launch(config, info):
+    for path, message in await launch_problems(platform, action_type, config, info):
         problems.add(message, ErrorCode.INVALID_CONFIG, "action", "config", *path)
     problems.raise_if_any()
 

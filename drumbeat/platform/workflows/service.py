@@ -17,7 +17,9 @@ from typing import Any, Mapping
 
 from drumbeat.platform import audit
 from drumbeat.platform.adhoc_send import STATE_NAME as ADHOC_STATE_NAME
-from drumbeat.platform.campaigns import ActionInput, check_action, require_campaign
+from drumbeat.platform.campaigns import (
+    ActionInput, check_action, check_action_references, require_campaign,
+)
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
 from drumbeat.platform.permissions import require_campaign_editor
 from drumbeat.platform.runtime import Platform
@@ -138,6 +140,11 @@ async def set_workflow(platform: Platform, member: Member | None, campaign_id: i
     checked = validate(platform, problems, data, "input")
     problems.raise_if_any()
     await _check_products(problems, checked.filters)
+    for i, defined in enumerate(checked.definition["states"]):
+        for j, action in enumerate(defined["actions"]):
+            await check_action_references(
+                platform, problems, ActionInput(action["type"], action["config"]),
+                "input", "states", str(i), "actions", str(j))
     problems.raise_if_any()
     definition = checked.definition
     old = await get_workflow(platform, member, campaign_id)

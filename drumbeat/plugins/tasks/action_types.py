@@ -15,7 +15,7 @@ from drumbeat import (
     TemplateProblem,
 )
 from drumbeat.plugins.tasks import notify
-from drumbeat.plugins.tasks.assignment import AssignmentProblem, assignees
+from drumbeat.plugins.tasks.assignment import AssignmentProblem, assignees, resolve_members
 from drumbeat.plugins.tasks.config import ActivityConfig, PhoneCallConfig
 from drumbeat.plugins.tasks.tables import Task, TaskKind
 
@@ -64,6 +64,18 @@ class TaskAction(ActionType):
         return problems
 
     template_fields: tuple[str, ...] = ()
+
+    async def check_references(self, config, db) -> list[tuple[tuple[str, ...], str]]:
+        """The named members are active team members now (``execute`` checks again: one
+        may be deactivated after the launch)."""
+        if not config.assignment.members:
+            return []
+        try:
+            await resolve_members(config.assignment.members)
+        except AssignmentProblem as exc:
+            return [(("assignment", "members"),
+                     str(exc).removeprefix("assignment.members: ").capitalize() + ".")]
+        return []
 
     def render(self, ctx: ActionContext, target: Target, context: dict) -> tuple[str, str, str | None]:
         """(title, body, activity type) of ``target``'s task."""

@@ -28,6 +28,12 @@ MIGRATE = """mutation($input: EnrollmentsMigrateInput!) { enrollmentsMigrate(inp
 COUNTS = """query($c: ID!) { campaignEnrollmentCounts(campaignId: $c) {
   version stateKey status count } }"""
 
+CAMPAIGN_WORKFLOW = """query($id: ID!, $status: EnrollmentStatus) { campaign(id: $id) {
+  workflow { version states { key } }
+  enrollments(first: 2, status: $status) { edges { node { stateKey status } }
+                                           pageInfo { hasNextPage } }
+  enrollmentCounts { version stateKey status count } } }"""
+
 
 @pytest.fixture(autouse=True)
 def _real_time():
@@ -182,6 +188,16 @@ async def test_in_flight_enrollments_migrate_only_when_asked(server, admin_api):
     counts = (await admin_api.data(COUNTS, {"c": campaign}))["campaignEnrollmentCounts"]
     assert [(c["version"], c["stateKey"], c["status"], c["count"]) for c in counts] == [
         (2, "nurture", "PAUSED", 1), (2, "wait", "PAUSED", 1), (2, "wait", "WAITING", 2)]
+    # The same from the campaign itself.
+    seen = (await admin_api.data(CAMPAIGN_WORKFLOW, {"id": campaign}))["campaign"]
+    assert seen["workflow"]["version"] == 2
+    assert [s["key"] for s in seen["workflow"]["states"]] == ["start", "wait", "nurture", "done"]
+    assert seen["enrollmentCounts"] == [{k: v for k, v in c.items()} for c in counts]
+    assert [e["node"]["status"] for e in seen["enrollments"]["edges"]] == ["WAITING"] * 2
+    assert seen["enrollments"]["pageInfo"]["hasNextPage"] is True
+    paused = (await admin_api.data(CAMPAIGN_WORKFLOW, {"id": campaign, "status": "PAUSED"})
+              )["campaign"]["enrollments"]
+    assert [e["node"]["stateKey"] for e in paused["edges"]] == ["nurture", "wait"]
     assert [(now[e]["stateKey"], now[e]["status"]) for e in emails] == [
         ("wait", "WAITING"), ("wait", "WAITING"), ("nurture", "PAUSED"), ("wait", "PAUSED")]
     assert [s["via"] for s in now[emails[0]]["journey"]] == ["START", "ON_COMPLETE",

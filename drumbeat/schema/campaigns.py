@@ -21,6 +21,7 @@ from drumbeat.platform.tables import AuditEntry as AuditEntryTable
 from drumbeat.schema.audience_fields import CampaignAudienceFields
 from drumbeat.schema.audit import AuditEntry
 from drumbeat.schema.budget import CampaignMoneyFields
+from drumbeat.schema.campaign_workflow_fields import CampaignWorkflowFields
 from drumbeat.schema.context import Info
 from drumbeat.schema.ids import id_of
 from drumbeat.schema.metrics import CampaignMetricsFields
@@ -82,7 +83,7 @@ class WorkflowStep:
 
 @strawberry.type
 class Campaign(CampaignMoneyFields, CampaignTemplateFields, CampaignAudienceFields,
-               CampaignMetricsFields, relay.Node):
+               CampaignMetricsFields, CampaignWorkflowFields, relay.Node):
     id: relay.NodeID[int]
     name: str
     goal: str

@@ -19,17 +19,12 @@ from drumbeat.platform.workflows.clock import as_datetime
 from drumbeat.platform.workflows.enrollments import Status
 from drumbeat.schema.campaigns import Campaign
 from drumbeat.schema.contacts import Contact
+from drumbeat.schema.enrollment_status import EnrollmentStatus
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import UserError, payload
 from drumbeat.schema.ids import id_of, node_id
 from drumbeat.schema.pagination import connection, decode_cursor, encode_cursor, page_window
 from drumbeat.schema.team import TeamMember
-
-EnrollmentStatus = strawberry.enum(Status, name="EnrollmentStatus", description=(
-    "ACTIVE: its state's actions run (or it is about to move on); WAITING: for a delay, an "
-    "event or a timeout; PAUSED: by hand; EXITED: a goal was met; COMPLETED: it reached a "
-    "state without transitions; CANCELLED: the campaign was cancelled before it finished."))
-
 
 @strawberry.type(description="One state of a recipient's journey through a workflow.")
 class JourneyStep:
@@ -114,26 +109,47 @@ class EnrollmentPayload:
     errors: list[UserError]
 
 
+@strawberry.type(name="EnrollmentConnection",
+                 description="A page of a campaign's enrollments, oldest first.")
+class EnrollmentConnection(relay.Connection[Enrollment]):
+    pass
+
+
+async def enrollment_page(info: Info, campaign_id: int, status: Optional[Status],
+                          state_key: Optional[str], first: Optional[int],
+                          after: Optional[str]) -> EnrollmentConnection:
+    """``campaignEnrollments`` and ``Campaign.enrollments`` (the caller checked access)."""
+    size, _ = page_window(first, None, info.context.platform.settings.max_page_size)
+    rows = await service.page(
+        info.context.platform.db, campaign_id, status=None if status is None else status.value,
+        state_key=state_key, after_id=decode_cursor(after, "after") if after else 0,
+        size=size)
+    edges = [relay.Edge(node=Enrollment.from_row(r), cursor=encode_cursor(r["id"]))
+             for r in rows[:size]]
+    page = connection(edges, has_more=len(rows) > size, backwards=False, after=after,
+                      before=None)
+    return EnrollmentConnection(edges=page.edges, page_info=page.page_info)
+
+
+async def enrollment_counts(info: Info, campaign_id: int) -> list[EnrollmentCount]:
+    return [EnrollmentCount(version=r["version"], state_key=r["state_key"],
+                            status=Status(r["status"]), count=r["n"])
+            for r in await service.counts(info.context.platform.db, campaign_id)]
+
+
 @strawberry.type
 class EnrollmentQueries:
-    @strawberry.field(description="A workflow campaign's enrollments, oldest first.")
+    @strawberry.field(description="A workflow campaign's enrollments, oldest first (also "
+                                  "`Campaign.enrollments`).")
     async def campaign_enrollments(
             self, info: Info, campaign_id: relay.GlobalID,
             status: Optional[EnrollmentStatus] = None, state_key: Optional[str] = None,
             first: Optional[int] = None, after: Optional[str] = None,
-    ) -> relay.Connection[Enrollment]:
+    ) -> EnrollmentConnection:
         member = info.context.require_member()
         cid = node_id(campaign_id, "Campaign", "campaignId")
         await require_campaign(member, cid)
-        size, _ = page_window(first, None, info.context.platform.settings.max_page_size)
-        rows = await service.page(
-            info.context.platform.db, cid, status=None if status is None else status.value,
-            state_key=state_key, after_id=decode_cursor(after, "after") if after else 0,
-            size=size)
-        edges = [relay.Edge(node=Enrollment.from_row(r), cursor=encode_cursor(r["id"]))
-                 for r in rows[:size]]
-        return connection(edges, has_more=len(rows) > size, backwards=False, after=after,
-                          before=None)
+        return await enrollment_page(info, cid, status, state_key, first, after)
 
     @strawberry.field(description="Where a workflow campaign's recipients are: the number "
                                   "of enrollments per version, state and status (one "
@@ -143,9 +159,7 @@ class EnrollmentQueries:
         member = info.context.require_member()
         cid = node_id(campaign_id, "Campaign", "campaignId")
         await require_campaign(member, cid)
-        return [EnrollmentCount(version=r["version"], state_key=r["state_key"],
-                                status=Status(r["status"]), count=r["n"])
-                for r in await service.counts(info.context.platform.db, cid)]
+        return await enrollment_counts(info, cid)
 
     @strawberry.field(description="A contact's journey through a workflow campaign (empty "
                                   "when it is not enrolled).")

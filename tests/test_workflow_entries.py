@@ -1,15 +1,21 @@
 """Workflow entries on a live server (the engine's clock moved by hand): each entry into a
 state acts anew — a loop back through a delay runs its actions again, more looks at the
 same entry do nothing more —; an entry whose batch was lost before it committed is entered
-by its next look; cancelling the campaign ends the unfinished enrollments."""
+by its next look; one failing look does not stop its batch; cancelling the campaign ends
+the unfinished enrollments; ``campaignEnrollmentProgress`` streams where everyone is."""
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import pytest
 
 from drumbeat.platform.workflows import clock, scheduler
 from drumbeat.platform.workflows import enrollments as rows_
+from drumbeat.schema import enrollment_progress
 from tests.conftest import unique
+from tests.support.graphql import subscribe
 from tests.support.queries import (
     add_recipients, create_campaign, create_contacts, db_id, launch_campaign, make_ready,
 )
@@ -184,3 +190,59 @@ async def test_a_broken_enrollment_does_not_stop_the_others_of_its_batch(server,
         " FROM drumbeat_enrollment WHERE campaign IN ({}, {}) GROUP BY campaign",
         *campaigns))}
     assert states == {campaigns[0]: "done/COMPLETED", campaigns[1]: "wait/WAITING"}
+
+
+PROGRESS = """subscription($c: ID!) { campaignEnrollmentProgress(campaignId: $c) {
+  state counts { version stateKey status count } } }"""
+
+
+async def test_enrollment_progress_streams_where_the_recipients_are(server, admin_api,
+                                                                    monkeypatch):
+    """Every update comes from a notice (the safety poll is turned off): launch, a pause by
+    hand, the scheduler's moves, the cancellation — which ends the stream."""
+    monkeypatch.setattr(enrollment_progress, "SAFETY_POLL_SECONDS", 600.0)
+    tag = unique("progress")
+    campaign = await create_campaign(admin_api, f"Progress {tag}")
+    definition = {"states": [_plain("wait", [_delay("done", "P1D")]), _plain("done", [])],
+                  "goals": []}
+    definition["states"][0]["start"] = True
+    assert (await admin_api.data(SET, {"c": campaign, "input": definition})
+            )["campaignWorkflowSet"]["errors"] == []
+    await add_recipients(admin_api, campaign, await create_contacts(admin_api, [
+        {"email": f"{tag}-{i}@example.org"} for i in range(3)]))
+    await make_ready(admin_api, campaign)
+    updates: list[dict] = []
+
+    async def watch():
+        async for payload in subscribe(server.ws_url, admin_api.token, PROGRESS,
+                                       {"c": campaign}):
+            assert "errors" not in payload, payload
+            updates.append(payload["data"]["campaignEnrollmentProgress"])
+
+    def seen() -> tuple:
+        last = updates[-1]
+        return last["state"], sorted((c["stateKey"], c["status"], c["count"])
+                                     for c in last["counts"])
+
+    async def until(expected: tuple, what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not updates or seen() != expected:
+            assert time.monotonic() < deadline, (what, updates[-3:])
+            assert not watcher.done(), watcher
+            await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(watch())
+    await until(("READY", []), "the snapshot before the launch")
+    await launch_campaign(admin_api, campaign)
+    await until(("RUNNING", [("wait", "WAITING", 3)]), "launched")
+    first = (await admin_api.data(ENROLLMENTS, {"c": campaign, "status": None})
+             )["campaignEnrollments"]["edges"][0]["node"]["id"]
+    assert (await admin_api.data(PAUSE, {"id": first}))["enrollmentPause"]["errors"] == []
+    await until(("RUNNING", [("wait", "PAUSED", 1), ("wait", "WAITING", 2)]), "paused")
+    clock.advance(2 * DAY)
+    await server.call(scheduler.run_until_idle(server.platform))
+    await until(("RUNNING", [("done", "COMPLETED", 2), ("wait", "PAUSED", 1)]), "moved")
+    cancelled = (await admin_api.data(CANCEL, {"id": campaign}))["campaignCancel"]
+    assert cancelled["errors"] == []
+    await asyncio.wait_for(watcher, timeout=30)
+    assert seen() == ("CANCELLED", [("done", "COMPLETED", 2), ("wait", "CANCELLED", 1)])

@@ -36,6 +36,7 @@ from drumbeat.schema.errors import should_mask_error
 from drumbeat.schema.events import EventSubscriptions
 from drumbeat.schema.lifecycle_mutations import LifecycleMutations
 from drumbeat.schema.progress import ProgressSubscriptions
+from drumbeat.schema.enrollment_progress import EnrollmentProgressSubscriptions
 from drumbeat.schema.team import TeamMutations, TeamQueries
 from drumbeat.schema.templates import TemplateMutations, TemplateQueries
 from drumbeat.schema.workflows import WorkflowMutations, WorkflowQueries
@@ -73,7 +74,8 @@ CORE_MUTATIONS = (CampaignMutations, LifecycleMutations, BudgetMutations, Templa
                   SendMutations, ConversionMutations,
                   WorkflowMutations, EnrollmentMutations, EnrollmentMigrationMutations,
                   TriggerMutations)
-CORE_SUBSCRIPTIONS = (ProgressSubscriptions, BudgetSubscriptions, EventSubscriptions)
+CORE_SUBSCRIPTIONS = (ProgressSubscriptions, BudgetSubscriptions, EventSubscriptions,
+                      EnrollmentProgressSubscriptions)
 
 
 def _root(name: str, core: tuple[type, ...],

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Iterable, Sequence
 
 import strawberry

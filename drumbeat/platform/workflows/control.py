@@ -64,6 +64,7 @@ async def move_enrollment(platform, member: Member | None, enrollment_id: int,
             audit.Change("state", row["state_key"], state_key),
             audit.Change("status", row["status"], Status.ACTIVE.value)])
     await _dispatch(platform, chunks, enrollment_id)
+    await platform.publish(row["campaign"], rows_.ENROLLMENTS_CHANGED)
     return await rows_.get(platform.db, enrollment_id)
 
 
@@ -81,6 +82,7 @@ async def pause_enrollment(platform, member: Member | None, enrollment_id: int) 
         await audit.record(member, row["campaign"], "enrollment.pause", [
             audit.Change("enrollment", None, enrollment_id),
             audit.Change("status", row["status"], Status.PAUSED.value)])
+    await platform.publish(row["campaign"], rows_.ENROLLMENTS_CHANGED)
     return await rows_.get(platform.db, enrollment_id)
 
 
@@ -105,6 +107,7 @@ async def resume_enrollment(platform, member: Member | None, enrollment_id: int)
                                                Definitions(platform.db), resumed,
                                                platform.settings.redeliver_after_seconds)
     await _dispatch(platform, chunks, enrollment_id)
+    await platform.publish(row["campaign"], rows_.ENROLLMENTS_CHANGED)
     return resumed
 
 

@@ -66,6 +66,7 @@ class Engine:
         self.chunks: list[ledger.Chunk] = []
         self.entering: list[dict] = []  # moved into a state with actions, to enter
         self.transitions = 0
+        self.changed: set[int] = set()  # campaigns whose enrollments moved or changed status
 
     def mark(self) -> tuple[int, int, int]:
         """Where the tick's results stand (see :meth:`rollback_to`)."""
@@ -88,7 +89,8 @@ class Engine:
                 await rows_.look_again(self.db, row, now + EVENT_POLL_SECONDS)
                 return
             if await self._goal_met(version, row):
-                await rows_.finish(self.db, row, Status.EXITED, now)
+                if await rows_.finish(self.db, row, Status.EXITED, now):
+                    self.changed.add(row["campaign"])
                 return
             if row["status"] == Status.ACTIVE.value:
                 if not await self._actions_finished(version, row):
@@ -101,13 +103,15 @@ class Engine:
                         return
                     continue
                 if not state.get("transitions"):
-                    await rows_.finish(self.db, row, Status.COMPLETED, now)
+                    if await rows_.finish(self.db, row, Status.COMPLETED, now):
+                        self.changed.add(row["campaign"])
                     return
                 due = self._timer(state, row)
                 row = await rows_.wait(self.db, row, due and due[0],
                                        _next_look(due and due[0], now))
                 if row is None:
                     return
+                self.changed.add(row["campaign"])
             # WAITING: an event, else a due timer, else look again later.
             event = await self._event(state, row)
             if event is not None:
@@ -132,6 +136,7 @@ class Engine:
         if moved is None:
             return None
         self.transitions += 1
+        self.changed.add(moved["campaign"])
         version = await self.definitions.version(moved["campaign"], moved["version"])
         if version is not None and version.steps.get(to_key):
             self.entering.append(moved)

@@ -33,6 +33,10 @@ class Status(str, Enum):
     CANCELLED = "CANCELLED"
 
 
+#: The notice published on a campaign's channel after its enrollments moved (a
+#: ``campaignEnrollmentProgress`` subscription then re-reads the counts).
+ENROLLMENTS_CHANGED = {"type": "enrollments"}
+
 RUNNING = (Status.ACTIVE.value, Status.WAITING.value)
 UNFINISHED = (*RUNNING, Status.PAUSED.value)
 

@@ -114,6 +114,8 @@ async def migrate_enrollments(platform, member: Member | None, campaign_id: int,
             await platform.dispatch(chunks)
         except Exception:  # in the ledger: the reconciler re-sends
             log.exception("enqueueing the actions of migrated enrollments failed")
+    if total:
+        await platform.publish(campaign_id, rows_.ENROLLMENTS_CHANGED)
     return MigrationResult(total, results)
 
 

@@ -15,7 +15,7 @@ import logging
 from drumbeat.platform.campaigns import complete_finished
 from drumbeat.platform.workflows import clock
 from drumbeat.platform.workflows.engine import Engine
-from drumbeat.platform.workflows.enrollments import COLUMNS
+from drumbeat.platform.workflows.enrollments import COLUMNS, ENROLLMENTS_CHANGED
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ async def tick(platform, limit: int = BATCH, campaign_id: int | None = None) -> 
             await platform.dispatch(engine.chunks)
         except Exception:  # the rows are in the ledger: the reconciler re-sends them
             log.exception("workflow: enqueueing %d chunks failed", len(engine.chunks))
+    for campaign in sorted(engine.changed):
+        await platform.publish(campaign, ENROLLMENTS_CHANGED)
     for campaign in sorted({row["campaign"] for row in rows}):
         await complete_finished(platform, campaign)
     return engine.transitions

@@ -205,6 +205,7 @@ async def _run(platform, campaign_id: int, chunks) -> None:
             await platform.dispatch(chunks)
         except Exception:  # in the ledger: the reconciler re-sends them
             log.exception("trigger: enqueueing campaign %s failed", campaign_id)
+    await platform.publish(campaign_id, rows_.ENROLLMENTS_CHANGED)
     try:
         await tick(platform, campaign_id=campaign_id)
     except Exception:

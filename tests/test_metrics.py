@@ -4,6 +4,7 @@ events, outcomes, costs) and every metric and the hourly series are checked."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
@@ -122,7 +123,12 @@ async def build_campaign(server, api: GraphQLClient, admin_id: int, t: datetime)
 async def test_metrics_match_hand_computed_figures(server):
     admin_id, token = await member_token(server, "ADMIN")
     api = GraphQLClient(server.url, token)
-    t = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=3)
+    now = datetime.now(timezone.utc)
+    if now.minute == 59:  # the hour must not turn while the test runs (hourly buckets)
+        await asyncio.sleep(61 - now.second)
+        now = datetime.now(timezone.utc)
+    # Ten minutes into the hour three hours ago, so no event sits on a bucket's edge.
+    t = hour(now) - timedelta(hours=3) + timedelta(minutes=10)
     gid, step_a, step_b = await build_campaign(server, api, admin_id, t)
 
     before = hour(datetime.now(timezone.utc))

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+import asyncpg
 import pytest
 
 from drumbeat.platform.workflows import clock, scheduler
 from tests.conftest import member_token, unique
 from tests.support.queries import (
-    add_recipients, create_campaign, create_contacts, launch_campaign, make_ready,
+    add_recipients, create_campaign, create_contacts, db_id, launch_campaign, make_ready,
 )
 from tests.test_workflow_definition import SET
 from tests.test_workflow_engine import ENROLLMENTS, MOVE, PAUSE, RESUME
@@ -237,3 +238,62 @@ async def test_in_flight_enrollments_migrate_only_when_asked(server, admin_api):
     assert len(entries) == 2
     assert all({c["field"] for c in e["changes"]} == {"version", "enrollments", "states"}
                for e in entries)
+
+
+async def test_a_migration_chosen_as_a_deadlock_victim_runs_again(server, admin_api):
+    """PostgreSQL: another transaction holds one enrollment and then wants one the
+    migration locked first — a deadlock; PostgreSQL aborts the migration (it waited
+    longer), which runs again once the other is gone, and answers as if nothing happened."""
+    if server.platform.db.dialect != "postgres":
+        pytest.skip("row locks: PostgreSQL only (a SQLite transaction holds the database)")
+    tag = unique("deadlock")
+    contacts = await create_contacts(admin_api, [{"email": f"{tag}-{n}@example.org"}
+                                                 for n in range(2)])
+    campaign = await create_campaign(admin_api, f"Deadlock {tag}")
+    assert (await admin_api.data(SET, {"c": campaign, "input": _v1()})
+            )["campaignWorkflowSet"]["errors"] == []
+    await add_recipients(admin_api, campaign, contacts)
+    await make_ready(admin_api, campaign)
+    await launch_campaign(admin_api, campaign)
+    await server.call(scheduler.run_until_idle(server.platform))
+    assert (await admin_api.data(SET, {"c": campaign, "input": _v2()})
+            )["campaignWorkflowSet"]["errors"] == []
+    db = server.platform.db
+    first, second = [r["id"] for r in await server.call(db.fetch(
+        "SELECT id FROM drumbeat_enrollment WHERE campaign = {} ORDER BY id",
+        db_id(campaign)))]
+    other = await asyncpg.connect(server.settings.database_url)
+    watch = await asyncpg.connect(server.settings.database_url)
+    try:
+        deadlocks = await watch.fetchval(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        lock = "UPDATE drumbeat_enrollment SET check_at = check_at WHERE id = $1"
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute(lock, second)
+        migrating = asyncio.create_task(admin_api.data(MIGRATE, {"input": {
+            "campaignId": campaign, "fromVersion": 1, "toVersion": 2}}))
+        deadline = time.monotonic() + 20
+        while not await watch.fetchval(  # (not `other`: in a transaction it sees a snapshot)
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE '%FOR UPDATE%'"):
+            assert time.monotonic() < deadline, "the migration never waited for the lock"
+            assert not migrating.done(), migrating
+            await asyncio.sleep(0.02)
+        # The migration holds `first` and waits for `second`: wanting `first` closes the
+        # cycle. PostgreSQL aborts the migration, so this goes through.
+        await asyncio.wait_for(other.execute(lock, first), 20)
+        await transaction.rollback()
+        result = (await asyncio.wait_for(migrating, 30))["enrollmentsMigrate"]
+        assert result["errors"] == [] and result["migrated"] == 2
+        while (await watch.fetchval(
+                "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+               ) <= deadlocks:  # statistics arrive a moment later
+            assert time.monotonic() < deadline + 20, "no deadlock was detected"
+            await asyncio.sleep(0.1)
+    finally:
+        await other.close()
+        await watch.close()
+    versions = await server.call(db.fetch(
+        "SELECT version FROM drumbeat_enrollment WHERE campaign = {}", db_id(campaign)))
+    assert [r["version"] for r in versions] == [2, 2]

@@ -18,7 +18,9 @@ For each enrollment, its state in the new version:
 
 Each enrollment's transition number goes up and its journey shows ``MIGRATE v1->v2``, so
 a scheduler deciding on the old version at the same moment loses its guarded UPDATE.
-Everything is one transaction, audited; the new entries' actions are dispatched after it.
+Everything is one transaction, audited (on PostgreSQL it locks the enrollments in id order
+first, and runs again when chosen as a deadlock's victim); the new entries' actions are
+dispatched after it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from drumbeat.platform.workflows.definitions import Definitions, Version
 log = logging.getLogger(__name__)
 
 MAX_IDS = 10_000
+#: Runs of the migration's transaction when PostgreSQL aborts it for a deadlock with a
+#: scheduler batch that holds some of the same enrollments.
+LOCK_CONFLICT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -77,16 +82,47 @@ async def migrate_enrollments(platform, member: Member | None, campaign_id: int,
     definitions = Definitions(db)
     source, target = await _versions(definitions, campaign_id, from_version, to_version)
     ids = await _checked_ids(db, campaign_id, from_version, enrollment_ids)
-    counts = await _counts(db, campaign_id, from_version, ids)
-    plan = _plan(source, target, mapping, counts)
     if dry_run:
+        counts = await _counts(db, campaign_id, from_version, ids)
+        plan = _plan(source, target, mapping, counts)
         return MigrationResult(sum(counts[k] for k in plan),
                                [Moved(k, v, counts[k]) for k, v in plan.items()])
+    for attempt in range(1, LOCK_CONFLICT_ATTEMPTS + 1):
+        try:
+            results, chunks = await _apply(platform, member, campaign_id, source, target,
+                                           mapping, ids, definitions)
+            break
+        except Exception as exc:
+            if attempt == LOCK_CONFLICT_ATTEMPTS or not _lock_conflict(exc):
+                raise
+            log.warning("migrating the enrollments of campaign %s met a lock conflict "
+                        "(%s); trying again", campaign_id, exc)
+    total = sum(r.count for r in results)
+    if chunks:
+        try:
+            await platform.dispatch(chunks)
+        except Exception:  # in the ledger: the reconciler re-sends
+            log.exception("enqueueing the actions of migrated enrollments failed")
+    if total:
+        await platform.publish(campaign_id, rows_.ENROLLMENTS_CHANGED)
+    return MigrationResult(total, results)
+
+
+async def _apply(platform, member: Member | None, campaign_id: int, source: Version,
+                 target: Version, mapping: Sequence[StateMapping], ids: list[int] | None,
+                 definitions: Definitions) -> tuple[list[Moved], list]:
+    """The migration's one transaction: (what moved where, the chunks to dispatch). The
+    plan is made from the enrollments as they are once locked."""
+    db = platform.db
+    from_version, to_version = source.number, target.number
     now = clock.now()
     via = f"MIGRATE v{from_version}->v{to_version}"
     moved_rows: list[dict] = []
     results: list[Moved] = []
     async with db.transaction():
+        await _lock(db, campaign_id, from_version, ids)
+        plan = _plan(source, target, mapping,
+                     await _counts(db, campaign_id, from_version, ids))
         for from_key, to_key in plan.items():
             rows = await _update(db, campaign_id, from_version, to_version, from_key, to_key,
                                  ids, now)
@@ -109,14 +145,26 @@ async def migrate_enrollments(platform, member: Member | None, campaign_id: int,
                 audit.Change("enrollments", None, total),
                 audit.Change("states", None, json.dumps(
                     {r.from_key: r.to_key for r in results}, sort_keys=True))])
-    if chunks:
-        try:
-            await platform.dispatch(chunks)
-        except Exception:  # in the ledger: the reconciler re-sends
-            log.exception("enqueueing the actions of migrated enrollments failed")
-    if total:
-        await platform.publish(campaign_id, rows_.ENROLLMENTS_CHANGED)
-    return MigrationResult(total, results)
+    return results, chunks
+
+
+async def _lock(db, campaign_id: int, version: int, ids: list[int] | None) -> None:
+    """PostgreSQL: lock the enrollments to migrate up front, in id order (SQLite's
+    transaction holds the whole database already)."""
+    if db.dialect != "postgres":
+        return
+    only, args = _only(ids)
+    marks = ", ".join("{}" for _ in rows_.UNFINISHED)
+    await db.fetch(
+        "SELECT id FROM drumbeat_enrollment WHERE campaign = {} AND version = {}"
+        f" AND status IN ({marks}) {only} ORDER BY id FOR UPDATE",
+        campaign_id, version, *rows_.UNFINISHED, *args)
+
+
+def _lock_conflict(exc: BaseException) -> bool:
+    """A deadlock (PostgreSQL chose this transaction to abort) or a serialization failure:
+    the whole transaction can simply run again."""
+    return getattr(exc, "sqlstate", None) in ("40P01", "40001")
 
 
 async def _versions(definitions: Definitions, campaign_id: int, from_version: int,

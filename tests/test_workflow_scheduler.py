@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from drumbeat.platform.workflows import clock, scheduler
 from drumbeat.platform.workflows.windows import align
-from tests.conftest import unique
+from tests.conftest import member_token, unique
+from tests.support.graphql import GraphQLClient
 from tests.support.queries import (
     CAMPAIGN, add_recipients, create_campaign, create_contacts, db_id, launch_campaign,
     make_ready,
@@ -153,3 +154,31 @@ def test_the_engine_clock_moves_without_sleeping():
     finally:
         clock.reset()
     assert clock.now() - start < 5
+
+
+async def test_a_reconciler_pass_drains_every_due_batch(make_server, monkeypatch):
+    """Delays that expire for more recipients than one batch: one pass takes them all
+    (not one batch per reconciler interval)."""
+    server = make_server(reconcile_interval_seconds=3600)
+    _, token = await member_token(server, "ADMIN")
+    api = GraphQLClient(server.url, token)
+    monkeypatch.setattr(scheduler, "BATCH", 10)
+    tag = unique("drain")
+    campaign = await create_campaign(api, f"Drain {tag}")
+    await _set_workflow(api, campaign, _chain())
+    await add_recipients(api, campaign, await create_contacts(api, [
+        {"email": f"{tag}-{i}@example.org"} for i in range(35)]))
+    await make_ready(api, campaign)
+    await launch_campaign(api, campaign)
+    cid = db_id(campaign)
+    db = server.platform.db
+    await server.call(scheduler.run_until_idle(server.platform, campaign_id=cid))
+    try:
+        clock.advance(2 * DAY)
+        moved = await server.call(scheduler.drain(server.platform))
+    finally:
+        clock.reset()
+    assert moved == 35 * 2
+    assert await server.call(db.fetchval(
+        "SELECT count(*) FROM drumbeat_enrollment WHERE campaign = {} AND state_key = 'c'",
+        cid)) == 35

@@ -17,7 +17,7 @@ from drumbeat.platform import ledger
 from drumbeat.platform.campaigns import complete_finished
 from drumbeat.platform.lifecycle import launch_due
 from drumbeat.platform.runtime import Platform
-from drumbeat.platform.workflows.scheduler import tick as workflow_tick
+from drumbeat.platform.workflows.scheduler import drain as workflow_drain
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ async def reconcile_once(platform: Platform) -> int:
     await ledger.skip_abandoned(platform.db)
     await complete_finished(platform)
     await launch_due(platform)
-    await workflow_tick(platform)  # workflow transitions whose time has come (a batch)
+    await workflow_drain(platform)  # workflow transitions whose time has come
     return len(rows)
 
 

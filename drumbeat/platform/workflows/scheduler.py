@@ -4,13 +4,15 @@ transitions (:class:`~.engine.Engine`; ``LOOK_BATCH`` looks per transaction), en
 actions of the states they moved into in one batch, dispatches their chunks, and completes
 the campaigns that finished.
 
-It runs in the reconciler loop (embedded mode and every worker process); several may tick
-at once — each transition is a guarded UPDATE, so it happens once whoever wins.
+It runs in the reconciler loop (embedded mode and every worker process), ticking again
+while full batches are due (:func:`drain`, up to ``DRAIN_SECONDS`` a pass); several may
+tick at once — each transition is a guarded UPDATE, so it happens once whoever wins.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from drumbeat.platform.campaigns import complete_finished
 from drumbeat.platform.workflows import clock
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 BATCH = 500
 #: Looks per transaction.
 LOOK_BATCH = 100
+#: How long one reconciler pass keeps ticking while full batches are due.
+DRAIN_SECONDS = 4.0
 #: The last event id each process's scheduler has nudged for (per database object).
 _seen: dict[int, int] = {}
 
@@ -56,6 +60,23 @@ async def due(db, now: float, limit: int = BATCH, campaign_id: int | None = None
 
 async def tick(platform, limit: int = BATCH, campaign_id: int | None = None) -> int:
     """One pass; returns how many transitions it took."""
+    return (await _tick(platform, limit, campaign_id))[0]
+
+
+async def drain(platform, seconds: float = DRAIN_SECONDS) -> int:
+    """Ticks while they find a full batch due, for up to ``seconds`` (the reconciler's
+    pass: a delay that expires for 100,000 recipients at once must not wait for one batch
+    per reconciler interval); returns the transitions taken."""
+    total, started = 0, time.monotonic()
+    while True:
+        moved, looked = await _tick(platform, BATCH, None)
+        total += moved
+        if looked < BATCH or time.monotonic() - started >= seconds:
+            return total
+
+
+async def _tick(platform, limit: int, campaign_id: int | None) -> tuple[int, int]:
+    """(transitions taken, enrollments looked at)."""
     now = clock.now()
     engine = Engine(platform)
     await nudge_new_events(platform.db, now)
@@ -76,7 +97,7 @@ async def tick(platform, limit: int = BATCH, campaign_id: int | None = None) -> 
         await platform.publish(campaign, ENROLLMENTS_CHANGED)
     for campaign in sorted({row["campaign"] for row in rows}):
         await complete_finished(platform, campaign)
-    return engine.transitions
+    return engine.transitions, len(rows)
 
 
 async def _look_batch(db, engine: Engine, rows: list[dict], now: float) -> None:

@@ -1,6 +1,7 @@
 """The live dashboard (``/dashboard``) in real headless Chromium, against the live server:
 sign in with a token, pick a campaign, launch it through the API and watch the sent counter
-climb through the ``campaignProgress`` subscription and SENT events arrive in the feed.
+climb through the ``campaignProgress`` subscription and SENT events arrive in the feed; a
+workflow campaign's card follows ``campaignEnrollmentProgress``.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``make browser`` installs them as
 root). With ``CI=true`` a missing browser fails the test; elsewhere it is skipped.
@@ -14,10 +15,13 @@ import time
 import httpx
 import pytest
 
+from drumbeat.platform.workflows import clock, scheduler
 from tests.conftest import member_token, unique
 from tests.support.graphql import GraphQLClient
 from tests.support.queries import add_recipients, create_campaign, create_contacts, launch_campaign
 from tests.support.smtp import SmtpSink
+from tests.test_workflow_definition import SET
+from tests.test_workflow_engine import ENROLLMENTS, PAUSE
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -146,6 +150,8 @@ async def test_the_counters_climb_live_while_the_campaign_runs(make_server, brow
         assert _text(browser, "counter-total") == str(RECIPIENTS)
         assert _text(browser, "counter-failed") == "0"
         assert "no budget set" in _text(browser, "budget")
+        assert browser.execute_script(  # no workflow: nobody enrolled, no workflow card
+            "return document.getElementById('workflow-card').hidden") is True
 
         # Read the feed in one script: the page may re-render it between two WebDriver calls.
         feed_addresses = ("return Array.from(document.querySelectorAll("
@@ -159,6 +165,55 @@ async def test_the_counters_climb_live_while_the_campaign_runs(make_server, brow
         assert _console_problems(browser) == []
     finally:
         sink.stop()
+
+
+WORKFLOW_ROWS = ("return Array.from(document.querySelectorAll('#workflow tr'), r =>"
+                 " Array.from(r.children, c => c.textContent.trim()))")
+
+
+async def test_the_workflow_card_follows_the_enrollments_live(server, browser):
+    """campaignEnrollmentProgress on the page: launched recipients waiting, one paused by
+    hand, the others moved on by the scheduler."""
+    from selenium.webdriver.common.by import By
+
+    api = GraphQLClient(server.url, (await member_token(server, "ADMIN"))[1])
+    tag = unique("dash-wf")
+    campaign = await create_campaign(api, f"Workflow {tag}")
+    definition = {"states": [
+        {"key": "wait", "name": "Wait", "start": True, "actions": [],
+         "transitions": [{"afterDelay": {"to": "done", "delay": {"iso": "P1D"}}}]},
+        {"key": "done", "name": "Done", "start": False, "actions": [], "transitions": []},
+    ], "goals": []}
+    assert (await api.data(SET, {"c": campaign, "input": definition})
+            )["campaignWorkflowSet"]["errors"] == []
+    await add_recipients(api, campaign, await create_contacts(api, [
+        {"email": f"{tag}-{i}@example.org"} for i in range(3)]))
+    _sign_in(browser, server.url, api.token)
+    _wait(browser, lambda d: d.find_element(By.ID, "board").is_displayed())
+    browser.find_element(By.ID, "search-text").send_keys(tag)
+    _wait(browser, lambda d: d.find_element(
+        By.CSS_SELECTOR, f'#campaigns button[data-id="{campaign}"]').click() or True)
+    _wait(browser, lambda d: _text(d, "live") == "live")
+    assert browser.execute_script("return document.getElementById('workflow-card').hidden")
+
+    await launch_campaign(api, campaign)
+    _wait(browser, lambda d: d.execute_script(WORKFLOW_ROWS) == [["wait (v1)", "3",
+                                                                  "3 waiting"]],
+          message="the launched recipients wait")
+    first = (await api.data(ENROLLMENTS, {"c": campaign, "status": None})
+             )["campaignEnrollments"]["edges"][0]["node"]["id"]
+    assert (await api.data(PAUSE, {"id": first}))["enrollmentPause"]["errors"] == []
+    _wait(browser, lambda d: d.execute_script(WORKFLOW_ROWS) == [
+        ["wait (v1)", "3", "1 paused, 2 waiting"]], message="one paused by hand")
+    try:
+        clock.advance(2 * 86_400)
+        await server.call(scheduler.run_until_idle(server.platform))
+    finally:
+        clock.reset()
+    _wait(browser, lambda d: d.execute_script(WORKFLOW_ROWS) == [
+        ["done (v1)", "2", "2 completed"], ["wait (v1)", "1", "1 paused"]],
+        message="the others moved on")
+    assert _console_problems(browser) == []
 
 
 async def test_a_wrong_token_shows_an_error_and_is_not_kept(server, browser):

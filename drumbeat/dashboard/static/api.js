@@ -51,6 +51,11 @@ subscription($id: ID!) {
   campaignProgress(campaignId: $id) { state ${COUNTERS} }
 }`;
 
+export const ENROLLMENTS = `
+subscription($id: ID!) {
+  campaignEnrollmentProgress(campaignId: $id) { counts { version stateKey status count } }
+}`;
+
 export const EVENTS = `
 subscription($id: ID!, $after: Int) {
   campaignEvents(campaignId: $id, after: $after) { id type address detail createdAt missed }

@@ -1,5 +1,5 @@
 // The dashboard: sign in with a token, pick a campaign, watch it live.
-import { CAMPAIGN, CAMPAIGNS, EVENTS, ME, PROGRESS, query } from "./api.js";
+import { CAMPAIGN, CAMPAIGNS, ENROLLMENTS, EVENTS, ME, PROGRESS, query } from "./api.js";
 import { LiveConnection } from "./live.js";
 import * as view from "./view.js";
 
@@ -53,6 +53,7 @@ async function watch(id) {
   watching = current;
   view.markPicked(id);
   view.clearFeed();
+  view.workflow([]);
   view.message("campaign-error", "");
   await refresh(current);
   if (watching === current) connect(current);
@@ -103,6 +104,12 @@ async function connect(current) {
     },
     error: failed,
     complete: () => current.refetch(), // the run is over: one last refresh
+  });
+  live.subscribe(ENROLLMENTS, { id: current.id }, {
+    next({ campaignEnrollmentProgress: progress }) {
+      view.workflow(progress.counts);
+    },
+    error: failed,
   });
   // After a reconnect, resume from the last event seen: no gap, no duplicate.
   live.subscribe(EVENTS, { id: current.id, after: current.lastEventId }, {

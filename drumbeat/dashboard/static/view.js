@@ -95,6 +95,27 @@ export function budget(b) {
   meter.value = Math.min(Number(b.utilisation), 100);
 }
 
+// Where a workflow campaign's recipients are: one row per state (of every version), its
+// count per status. Hidden while nobody is enrolled (a campaign without a workflow).
+export function workflow(counts) {
+  const states = new Map();
+  for (const c of counts) {
+    const key = `${c.stateKey} (v${c.version})`;
+    if (!states.has(key)) states.set(key, { key: c.stateKey, total: 0, statuses: [] });
+    const state = states.get(key);
+    state.total += c.count;
+    state.statuses.push(`${c.count} ${c.status.toLowerCase()}`);
+  }
+  $("workflow").replaceChildren(...[...states].map(([label, state]) => {
+    const row = el("tr");
+    row.dataset.state = state.key;
+    row.append(el("th", label), el("td", String(state.total), "num"),
+      el("td", state.statuses.join(", "), "muted"));
+    return row;
+  }));
+  show("workflow-card", counts.length > 0);
+}
+
 export function clearFeed() {
   $("feed").replaceChildren();
 }

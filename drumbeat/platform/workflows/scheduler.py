@@ -11,6 +11,7 @@ tick at once — each transition is a guarded UPDATE, so it happens once whoever
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -124,11 +125,15 @@ async def _look_batch(db, engine: Engine, rows: list[dict], now: float) -> None:
 
 
 async def run_until_idle(platform, rounds: int = 100, campaign_id: int | None = None) -> int:
-    """Tick until a tick takes no transition (tests and tools); returns the total."""
+    """Tick until nothing is due (tests and tools); returns the transitions this caller
+    took. A tick that took nothing while enrollments are still due lost them to another
+    scheduler (the reconciler's, say) that is moving them right now: wait for it."""
     total = 0
     for _ in range(rounds):
         moved = await tick(platform, campaign_id=campaign_id)
         total += moved
         if not moved:
-            break
+            if not await due(platform.db, clock.now(), 1, campaign_id):
+                break
+            await asyncio.sleep(0.05)
     return total

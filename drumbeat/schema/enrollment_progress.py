@@ -20,7 +20,7 @@ from strawberry import relay
 from drumbeat.platform.campaigns import get_campaign
 from drumbeat.platform.tables import CampaignState as CampaignStateEnum
 from drumbeat.platform.workflows import enrollments as service
-from drumbeat.platform.workflows.enrollments import ENROLLMENTS_CHANGED, Status
+from drumbeat.platform.workflows.enrollments import ENROLLMENTS_CHANGED
 from drumbeat.schema.campaign_channel import campaign_channel
 from drumbeat.schema.campaigns import CampaignState
 from drumbeat.schema.context import Info
@@ -59,10 +59,8 @@ class EnrollmentProgressSubscriptions:
                                         for r in rows))
                 if current != last:
                     last = current
-                    yield EnrollmentProgress(campaign_id=campaign_id, state=state, counts=[
-                        EnrollmentCount(version=r["version"], state_key=r["state_key"],
-                                        status=Status(r["status"]), count=r["n"])
-                        for r in rows])
+                    yield EnrollmentProgress(campaign_id=campaign_id, state=state,
+                                             counts=[EnrollmentCount.of(r) for r in rows])
                 if state in OVER:
                     return
                 await _next_notice(subscription, emitted_at)

@@ -102,6 +102,12 @@ class EnrollmentCount:
     status: EnrollmentStatus
     count: int
 
+    @classmethod
+    def of(cls, row: dict) -> "EnrollmentCount":
+        """From a row of ``enrollments.counts``."""
+        return cls(version=row["version"], state_key=row["state_key"],
+                   status=Status(row["status"]), count=row["n"])
+
 
 @strawberry.type
 class EnrollmentPayload:
@@ -132,8 +138,7 @@ async def enrollment_page(info: Info, campaign_id: int, status: Optional[Status]
 
 
 async def enrollment_counts(info: Info, campaign_id: int) -> list[EnrollmentCount]:
-    return [EnrollmentCount(version=r["version"], state_key=r["state_key"],
-                            status=Status(r["status"]), count=r["n"])
+    return [EnrollmentCount.of(r)
             for r in await service.counts(info.context.platform.db, campaign_id)]
 
 

@@ -21,9 +21,6 @@ class Version:
     goals: list[dict]
     steps: dict[str, list[dict]] = field(default_factory=dict)  # key → [{id, action_type}]
 
-    def step_ids(self, key: str) -> list[int]:
-        return [s["id"] for s in self.steps.get(key, [])]
-
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, (str, bytes)) else (value or {})

@@ -30,6 +30,7 @@ from drumbeat.schema.leads import LeadMutations, LeadQueries
 from drumbeat.schema.lists import ListMutations, ListQueries
 from drumbeat.schema.products import ProductMutations, ProductQueries
 from drumbeat.schema.segments import SegmentMutations, SegmentQueries
+from drumbeat.schema.resend_mutation import ResendMutations
 from drumbeat.schema.send_mutations import SendMutations
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import should_mask_error
@@ -71,7 +72,7 @@ CORE_QUERIES = (NodeQueries, TeamQueries, CampaignQueries, CampaignListQueries, 
 CORE_MUTATIONS = (CampaignMutations, LifecycleMutations, BudgetMutations, TemplateMutations,
                   ContactMutations, CompanyMutations, LeadMutations, ProductMutations,
                   ImportMutations, TeamMutations, SegmentMutations, ListMutations,
-                  SendMutations, ConversionMutations,
+                  SendMutations, ResendMutations, ConversionMutations,
                   WorkflowMutations, EnrollmentMutations, EnrollmentMigrationMutations,
                   TriggerMutations)
 CORE_SUBSCRIPTIONS = (ProgressSubscriptions, BudgetSubscriptions, EventSubscriptions,

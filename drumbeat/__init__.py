@@ -6,6 +6,8 @@ A plugin is a module or object with functions marked ``@hookimpl`` (see
 """
 
 from drumbeat.platform.actions import (
+    MESSAGE,
+    WORK_ITEM,
     ActionContext,
     ActionType,
     CampaignInfo,
@@ -34,6 +36,8 @@ from drumbeat.platform.validation import is_header_safe
 from drumbeat.platform.workflows.signals import record_call_outcome_event
 
 __all__ = [
+    "MESSAGE",
+    "WORK_ITEM",
     "ActionContext",
     "ActionType",
     "CampaignInfo",

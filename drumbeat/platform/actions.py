@@ -13,6 +13,11 @@ from typing import Any, Awaitable, Callable, ClassVar, Iterable, Mapping, Protoc
 from pydantic import BaseModel, ConfigDict
 
 
+#: ``ActionType.delivery_kind`` values.
+MESSAGE = "MESSAGE"
+WORK_ITEM = "WORK_ITEM"
+
+
 class NoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -176,6 +181,11 @@ class ActionType:
     #: What each executed target produces, as a dry run reports it (e.g. "email",
     #: "call task", "invoice").
     produces: ClassVar[str] = "action"
+    #: What its deliveries are, for the metrics: ``MESSAGE`` — a message to the recipient
+    #: (email, SMS, any channel that reaches the person: sent, delivered, opens, clicks,
+    #: replies, bounces and unsubscribes count these only) — or ``WORK_ITEM`` — a task, a
+    #: document, a CRM update (counted apart: created, failed, skipped).
+    delivery_kind: ClassVar[str] = WORK_ITEM
 
     def parse_config(self, raw: Mapping[str, Any]) -> BaseModel:
         """Validate a step's config (raises ``pydantic.ValidationError``)."""

@@ -97,8 +97,8 @@ async def send_now(platform: Platform, member: Member | None, campaign_id: int,
             raise DomainError.one("The campaign's state changed meanwhile; reload and try "
                                   "again.", ErrorCode.INVALID_STATE, ["input", "campaignId"])
         step_id = await _new_step(campaign_id, config)
-        await ledger.snapshot(platform.db, campaign_id, step_id, rows,
-                              settings.redeliver_after_seconds)
+        skipped = await ledger.snapshot(platform.db, campaign_id, step_id, rows,
+                                        settings.redeliver_after_seconds)
         chunks = await ledger.pending_chunks(platform.db, campaign_id, step_id,
                                              settings.chunk_size)
         result = SendNowResult(step_id, sum(1 for r in rows if not r.skip_reason),
@@ -114,6 +114,7 @@ async def send_now(platform: Platform, member: Member | None, campaign_id: int,
         await platform.dispatch(chunks)
     except Exception:  # the rows are safe in the ledger: the reconciler sends them later
         log.exception("enqueueing ad-hoc send of campaign %s failed", campaign_id)
+    await ledger.announce(platform.db, platform.publish, skipped)
     await platform.publish(campaign_id, {"type": "progress", "step": step_id})
     return result
 

@@ -33,7 +33,7 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
     if campaign is None or not _runs(campaign.state, bool(step["adhoc"])):
         return 0  # deleted, or not running (the reconciler resumes it when it runs again)
     settings = platform.settings
-    exhausted = await ledger.fail_exhausted(db, chunk, settings.max_attempts)
+    exhausted = await ledger.fail_exhausted(db, chunk, settings.max_attempts, platform.publish)
     claim = await ledger.claim(db, chunk, settings.lease_seconds)
     if claim.rows:
         action_type = platform.plugins.action_type(step["action_type"])

@@ -17,7 +17,11 @@ from typing import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 from drumbeat.platform.actions import Outcome
 from drumbeat.platform.database import Database
+from drumbeat.platform.delivery_marks import mark_reached
+from drumbeat.platform.delivery_tally import by_state, cells
 from drumbeat.platform.dispatch import TargetRow
+from drumbeat.platform.ledger_events import event_writes, outcome_events, skipped_events
+from drumbeat.platform.tracking.frames import frames, publish_frames
 
 #: Rows a chunk may claim at time ``now`` (the ``{}``, given twice): pending ones whose retry
 #: is due, and claimed ones whose worker's lease expired.
@@ -75,13 +79,15 @@ def _ts(db: Database) -> str:
 
 
 async def snapshot(db: Database, campaign_id: int, step_id: int, rows: Sequence[TargetRow],
-                   hold_seconds: float, entries: Mapping[int, int] | None = None) -> None:
+                   hold_seconds: float, entries: Mapping[int, int] | None = None) -> list[int]:
     """Write one ledger row per resolved target of ``step_id`` (``dispatch.resolve``), in
-    recipient order, with one bulk statement.
+    recipient order, in bulk (one statement per 20,000 rows on PostgreSQL, so its statement
+    triggers run once per batch).
 
-    Targets with a skip reason are written as ``skipped``. Pending rows are held for
-    ``hold_seconds`` from the reconciler: the launch enqueues them itself right after
-    commit, and the reconciler takes over only if that never happens.
+    Targets with a skip reason are written as ``skipped``, each with a SKIPPED event:
+    returns those events' ids, for the caller to :func:`announce` after commit. Pending
+    rows are held for ``hold_seconds`` from the reconciler: the launch enqueues them itself
+    right after commit, and the reconciler takes over only if that never happens.
 
     ``entries`` maps a recipient to its workflow entry number (the enrollment's transition
     number when it entered the state; 0 when missing): part of the ledger's key, so each
@@ -89,19 +95,44 @@ async def snapshot(db: Database, campaign_id: int, step_id: int, rows: Sequence[
     """
     hold, stamp = time.time() + hold_seconds, utcnow()
     entries = entries or {}
-    await db.executemany(
-        """
-        INSERT INTO drumbeat_delivery
-            (campaign, step, recipient, target_kind, target_id, address, state, skip_reason,
-             attempts, lease_until, created_at, entry_no)
-        VALUES ({}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {})
-        ON CONFLICT DO NOTHING
-        """,
-        [(campaign_id, step_id, r.recipient_id, r.kind, r.id, r.address,
-          "skipped" if r.skip_reason else "pending", r.skip_reason,
-          None if r.skip_reason else hold, stamp, entries.get(r.recipient_id, 0))
-         for r in rows],
-    )
+    values = [(r.recipient_id, r.kind, r.id, r.address,
+               "skipped" if r.skip_reason else "pending", r.skip_reason,
+               None if r.skip_reason else hold, entries.get(r.recipient_id, 0)) for r in rows]
+    if db.dialect == "postgres":
+        for start in range(0, len(values), SNAPSHOT_BATCH):
+            part = values[start:start + SNAPSHOT_BATCH]
+            await db.execute(_SNAPSHOT_UNNEST, campaign_id, step_id, stamp,
+                             *(list(column) for column in zip(*part)))
+    else:
+        await db.executemany(
+            """
+            INSERT INTO drumbeat_delivery
+                (campaign, step, recipient, target_kind, target_id, address, state,
+                 skip_reason, attempts, lease_until, created_at, entry_no)
+            VALUES ({}, {}, {}, {}, {}, {}, {}, {}, 0, {}, {}, {})
+            ON CONFLICT DO NOTHING
+            """,
+            [(campaign_id, step_id, *v[:7], stamp, v[7]) for v in values],
+        )
+    if not any(r.skip_reason for r in rows):
+        return []
+    return await skipped_events(db, "d.step = {} AND d.created_at = " + _ts(db), step_id, stamp,
+                                at=stamp)
+
+
+SNAPSHOT_BATCH = 20_000
+_SNAPSHOT_UNNEST = """
+INSERT INTO drumbeat_delivery
+    (campaign, step, recipient, target_kind, target_id, address, state, skip_reason,
+     attempts, lease_until, created_at, entry_no)
+SELECT {}, {}, r, k, t, a, s, sr, 0, l, CAST({} AS TIMESTAMPTZ), e
+FROM unnest(CAST({} AS INTEGER[]), CAST({} AS TEXT[]), CAST({} AS INTEGER[]),
+            CAST({} AS TEXT[]), CAST({} AS TEXT[]), CAST({} AS TEXT[]),
+            CAST({} AS DOUBLE PRECISION[]), CAST({} AS INTEGER[]))
+     WITH ORDINALITY AS u(r, k, t, a, s, sr, l, e, n)
+ORDER BY n
+ON CONFLICT DO NOTHING
+"""
 
 
 async def pending_chunks(db: Database, campaign_id: int, step_id: int, size: int) -> list[Chunk]:
@@ -118,20 +149,28 @@ async def pending_chunks(db: Database, campaign_id: int, step_id: int, size: int
     return [Chunk(campaign_id, step_id, r["first_id"], r["last_id"]) for r in rows]
 
 
-async def fail_exhausted(db: Database, chunk: Chunk, max_attempts: int) -> int:
-    """Fail the claimable rows of ``chunk`` that used up their attempts; returns how many."""
+async def fail_exhausted(db: Database, chunk: Chunk, max_attempts: int,
+                         publish: Publish | None = None) -> int:
+    """Fail the claimable rows of ``chunk`` that used up their attempts, each with a FAILED
+    event (published once committed); returns how many."""
     now = time.time()
-    rows = await db.fetch(
-        f"""
-        UPDATE drumbeat_delivery
-        SET state = 'failed', claim_token = NULL, lease_until = NULL, finished_at = {{}},
-            last_error = COALESCE(last_error, '') || ' (gave up after ' || attempts || ' attempts)'
-        WHERE step = {{}} AND id BETWEEN {{}} AND {{}} AND attempts >= {{}}
-          AND {CLAIMABLE}
-        RETURNING id
-        """,
-        utcnow(), chunk.step_id, chunk.first_id, chunk.last_id, max_attempts, now, now,
-    )
+    async with AsyncExitStack() as turn:
+        async with db.transaction():
+            await turn.enter_async_context(event_writes(db, chunk.campaign_id))
+            rows = await db.fetch(
+                f"""
+                UPDATE drumbeat_delivery
+                SET state = 'failed', claim_token = NULL, lease_until = NULL, finished_at = {{}},
+                    last_error = COALESCE(last_error, '') || ' (gave up after ' || attempts
+                                 || ' attempts)'
+                WHERE step = {{}} AND id BETWEEN {{}} AND {{}} AND attempts >= {{}}
+                  AND {CLAIMABLE}
+                RETURNING id
+                """,
+                utcnow(), chunk.step_id, chunk.first_id, chunk.last_id, max_attempts, now, now,
+            )
+            events = await outcome_events(db, sorted(r["id"] for r in rows), utcnow())
+        await announce(db, publish, events)
     return len(rows)
 
 
@@ -168,47 +207,66 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
 
     A retried row goes back to pending, held from the reconciler for the outcome's
     ``retry_after`` or else ``backoff.delay(attempt)``; the reconciler enqueues it then.
-    Each row marked done gets a SENT event in the same transaction; once committed they
-    are published in id order as one ``{"type": "events", "events": [...]}`` message.
+    Each row recorded gets its event in the same transaction — SENT (done), FAILED (with
+    the error), DEFERRED (a counted retry, with the error and the retry time; a retry that
+    only waits, ``counts=False``, gets none) — and rows marked done get their
+    ``delivery_marks.mark_reached`` bits. Once committed the frames are published in id
+    order as one ``{"type": "events", "events": [...]}`` message.
     """
     finished = utcnow()
     attempts = {row["id"]: row["attempts"] for row in claim.rows}
-    done, persists, failed, retry = [], {}, [], []
+    done, persists, failed, retry = [], {}, {}, {}
     for o in outcomes:
         if o.status == "done":
             done.append((o.message_id, finished, o.delivery_id, claim.token))
             if o.persist:
                 persists[o.delivery_id] = o.persist
         elif o.status == "failed":
-            failed.append(((o.error or "failed")[:2000], finished, o.delivery_id, claim.token))
+            failed[o.delivery_id] = ((o.error or "failed")[:2000],)
         else:
             after = (o.retry_after if o.retry_after is not None
                      else backoff.delay(attempts.get(o.delivery_id, 1)))
             due = time.time() + after
-            retry.append(((o.error or "retry")[:2000], due, due, 0 if o.counts else 1,
-                          o.delivery_id, claim.token))
-    guard = "WHERE id = {} AND claim_token = {} AND state = 'claimed'"
+            retry[o.delivery_id] = ((o.error or "retry")[:2000], due, due, 0 if o.counts else 1)
     async with AsyncExitStack() as turn:
         async with db.transaction():
+            await turn.enter_async_context(event_writes(db, campaign_id))
             marked = await _mark_done(db, claim, done, finished)
             for delivery_id in sorted(marked):  # only rows this claim still held
                 if delivery_id in persists:
                     await persists[delivery_id](db)
-            await db.executemany(
-                "UPDATE drumbeat_delivery SET state = 'failed', last_error = {}, finished_at = {},"
-                " lease_until = NULL, claim_token = NULL " + guard, failed)
-            await db.executemany(
-                "UPDATE drumbeat_delivery SET state = 'pending', last_error = {}, lease_until = {},"
-                " retry_at = {}, attempts = attempts - {}, claim_token = NULL " + guard, retry)
-            sent: list[dict] = []
-            if marked:
-                # Last in the transaction, so the campaign's turn (in this process) and its
-                # lock (across processes) are held only while its events are written,
-                # committed and published.
-                await turn.enter_async_context(_event_turn(campaign_id))
-                sent = await _sent_events(db, claim, sorted(marked), campaign_id, finished)
+            await mark_reached(db, marked)
+            gone = await _set_held(db, claim, failed, "state = 'failed', finished_at = {}, "
+                                   "lease_until = NULL, last_error = CASE id {} END", finished)
+            back = await _set_held(
+                db, claim, retry, "state = 'pending', last_error = CASE id {} END, "
+                "lease_until = CASE id {} END, retry_at = CASE id {} END, "
+                "attempts = attempts - CASE id {} END")
+            counted = [i for i in back if retry[i][3] == 0]
+            events = await outcome_events(db, sorted([*marked, *gone, *counted]), finished)
+            sent = await frames(db, events)
         if sent and publish is not None:
-            await publish(sent[0]["campaignId"], {"type": "events", "events": sent})
+            await publish_frames(publish, sent[0]["campaignId"], sent)
+
+
+async def _set_held(db: Database, claim: Claim, values: dict[int, tuple], assignments: str,
+                    *fixed) -> list[int]:
+    """Update the rows of ``values`` ({id: tuple}) still held by ``claim``, releasing the
+    claim; ``assignments`` has a ``{}`` for each of ``fixed`` first, then one
+    ``CASE id {} END`` for each element of the tuples, in order. Returns the ids updated."""
+    if not values:
+        return []
+    ids = sorted(values)
+    cases = " ".join("WHEN {} THEN {}" for _ in ids)
+    args = [*fixed]
+    for k in range(len(values[ids[0]])):
+        args += [v for i in ids for v in (i, values[i][k])]
+    rows = await db.fetch(
+        f"UPDATE drumbeat_delivery SET {assignments.replace('CASE id {} END', f'CASE id {cases} END')},"
+        f" claim_token = NULL WHERE claim_token = {{}} AND state = 'claimed'"
+        f" AND id IN ({', '.join('{}' for _ in ids)}) RETURNING id",
+        *args, claim.token, *ids)
+    return [r["id"] for r in rows]
 
 
 async def _mark_done(db: Database, claim: Claim, done: list[tuple], finished: datetime
@@ -233,55 +291,18 @@ async def _mark_done(db: Database, claim: Claim, done: list[tuple], finished: da
 
 #: Publishes a message on a campaign's channel (``Platform.publish``).
 Publish = Callable[[int, dict], Awaitable[None]]
-#: The first key of the PostgreSQL advisory lock that orders a campaign's SENT events.
-_EVENT_LOCK = 0x64726d62
-_turns: dict[tuple[int, int], tuple[asyncio.Lock, list[int]]] = {}
 
 
-@asynccontextmanager
-async def _event_turn(campaign_id: int | None) -> AsyncIterator[None]:
-    """Record one chunk of a campaign at a time in this process, so its SENT events are
-    committed and published in id order (nothing to order without a campaign)."""
-    if campaign_id is None:
-        yield
+async def announce(db: Database, publish: Publish | None, event_ids: Sequence[int]) -> None:
+    """Publish the frames of committed events (``event_ids``) on their campaigns' channels
+    (ids of events that were rolled back are passed over)."""
+    if not event_ids or publish is None:
         return
-    key = (id(asyncio.get_running_loop()), campaign_id)
-    lock, users = _turns.setdefault(key, (asyncio.Lock(), [0]))
-    users[0] += 1
-    try:
-        async with lock:
-            yield
-    finally:
-        users[0] -= 1
-        if not users[0]:
-            del _turns[key]
-
-
-async def _sent_events(db: Database, claim: Claim, ids: list[int], campaign_id: int | None,
-                       at: datetime) -> list[dict]:
-    """Insert a SENT event for each of ``ids`` (rows this transaction just marked done, so
-    locked until commit); returns their messages in id order. On PostgreSQL an advisory
-    lock, held until commit, makes the campaign's event ids commit in order."""
-    if not ids:
-        return []
-    if db.dialect == "postgres" and campaign_id is not None:
-        await db.execute("SELECT pg_advisory_xact_lock({}, {})", _EVENT_LOCK, campaign_id)
-    rows = await db.fetch(
-        f"""
-        INSERT INTO drumbeat_delivery_event
-            (campaign, delivery, type, detail, suspected_bot, created_at)
-        SELECT campaign, id, 'SENT', '', {{}}, {_ts(db)} FROM drumbeat_delivery
-        WHERE id IN ({", ".join("{}" for _ in ids)})
-        ORDER BY id
-        RETURNING id, campaign, delivery
-        """,
-        False, at, *ids,
-    )
-    address = {row["id"]: row["address"] for row in claim.rows}
-    return [{"type": "event", "id": r["id"], "event": "SENT",
-             "campaignId": r["campaign"], "deliveryId": r["delivery"],
-             "address": address.get(r["delivery"]), "detail": "", "suspectedBot": False,
-             "at": at.isoformat()} for r in sorted(rows, key=lambda r: r["id"])]
+    by_campaign: dict[int, list[dict]] = {}
+    for found in await frames(db, event_ids):
+        by_campaign.setdefault(found["campaignId"], []).append(found)
+    for campaign_id, found in by_campaign.items():
+        await publish_frames(publish, campaign_id, found)
 
 
 async def reclaim_stale(db: Database, hold_seconds: float) -> list[dict]:
@@ -322,8 +343,10 @@ async def hold_pending(db: Database, campaign_id: int, hold_seconds: float) -> l
     )
 
 
-async def skip_pending(db: Database, campaign_id: int, reason: str) -> None:
-    """Skip a campaign's rows that no worker holds (pending, or claimed with an expired lease)."""
+async def skip_pending(db: Database, campaign_id: int, reason: str) -> list[int]:
+    """Skip a campaign's rows that no worker holds (pending, or claimed with an expired
+    lease), each with a SKIPPED event: returns their ids, to :func:`announce` after commit."""
+    stamp = utcnow()
     await db.execute(
         """
         UPDATE drumbeat_delivery
@@ -332,12 +355,16 @@ async def skip_pending(db: Database, campaign_id: int, reason: str) -> None:
         WHERE campaign = {}
           AND (state = 'pending' OR (state = 'claimed' AND lease_until < {}))
         """,
-        reason, utcnow(), campaign_id, time.time(),
+        reason, stamp, campaign_id, time.time(),
     )
+    return await skipped_events(db, "d.campaign = {} AND d.finished_at = " + _ts(db),
+                                campaign_id, stamp, at=stamp)
 
 
 async def skip_abandoned(db: Database, reason: str = "CANCELLED") -> None:
-    """Skip the rows of cancelled campaigns whose worker died while holding them."""
+    """Skip the rows of cancelled campaigns whose worker died while holding them (each with
+    a SKIPPED event; nobody watches a cancelled campaign live, so none is published)."""
+    stamp = utcnow()
     await db.execute(
         """
         UPDATE drumbeat_delivery
@@ -346,8 +373,9 @@ async def skip_abandoned(db: Database, reason: str = "CANCELLED") -> None:
         WHERE state IN ('pending', 'claimed') AND lease_until < {}
           AND campaign IN (SELECT id FROM drumbeat_campaign WHERE state = 'CANCELLED')
         """,
-        reason, utcnow(), time.time(),
+        reason, stamp, time.time(),
     )
+    await skipped_events(db, "d.finished_at = " + _ts(db), stamp, at=stamp)
 
 
 def chunks_of(rows: list[dict], size: int) -> list[Chunk]:
@@ -369,17 +397,6 @@ async def counters(db: Database, campaign_id: int) -> dict[str, int]:
 
 
 async def counters_many(db: Database, campaign_ids: Sequence[int]) -> list[dict[str, int]]:
-    """Deliveries by state for each campaign, in one query (aligned with ``campaign_ids``)."""
-    placeholders = ", ".join("{}" for _ in campaign_ids) or "NULL"
-    rows = await db.fetch(
-        f"SELECT campaign, state, count(*) AS n FROM drumbeat_delivery"
-        f" WHERE campaign IN ({placeholders}) GROUP BY campaign, state",
-        *campaign_ids,
-    )
-    result = {cid: {state: 0 for state in ("pending", "claimed", "done", "failed", "skipped")}
-              for cid in campaign_ids}
-    for row in rows:
-        result[row["campaign"]][row["state"]] = int(row["n"])
-    for counts in result.values():
-        counts["total"] = sum(counts.values())
-    return [result[cid] for cid in campaign_ids]
+    """Deliveries by state for each campaign, from the tally (aligned with ``campaign_ids``)."""
+    found = await cells(db, campaign_ids)
+    return [by_state(c for c in found if c.campaign == cid) for cid in campaign_ids]

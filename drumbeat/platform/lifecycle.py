@@ -97,12 +97,13 @@ async def _start(platform: Platform, member: Member | None, campaign: dict) -> d
     problems.raise_if_any()
     settings = platform.settings
     chunks: list[ledger.Chunk] = []
+    skipped: list[int] = []
     async with platform.db.transaction():
         await _move(campaign_id, S.READY, S.RUNNING, launched_at=now())
         for plan in await step_targets(platform, campaign, steps):
             step_id = plan.step["id"]
-            await ledger.snapshot(platform.db, campaign_id, step_id, plan.rows,
-                                  settings.redeliver_after_seconds)
+            skipped += await ledger.snapshot(platform.db, campaign_id, step_id, plan.rows,
+                                             settings.redeliver_after_seconds)
             chunks += await ledger.pending_chunks(platform.db, campaign_id, step_id,
                                                   settings.chunk_size)
         # A workflow campaign: every recipient is also enrolled in the start state (whose
@@ -113,6 +114,7 @@ async def _start(platform: Platform, member: Member | None, campaign: dict) -> d
         await audit.record(member, campaign_id, "campaign.launch",
                            [audit.Change("state", S.READY, S.RUNNING)])
     await _dispatch(platform, campaign_id, chunks)
+    await ledger.announce(platform.db, platform.publish, skipped)
     if engine:  # take the start state's instant transitions now rather than next tick
         try:
             await workflow_tick(platform, campaign_id=campaign_id)
@@ -171,10 +173,11 @@ async def cancel(platform: Platform, member: Member | None, campaign_id: int) ->
                              verb="cancelled")
     async with platform.db.transaction():
         await _move(campaign_id, current, S.CANCELLED, completed_at=now())
-        await ledger.skip_pending(platform.db, campaign_id, "CANCELLED")
+        skipped = await ledger.skip_pending(platform.db, campaign_id, "CANCELLED")
         await cancel_enrollments(platform.db, campaign_id, clock.now())
         await audit.record(member, campaign_id, "campaign.transition",
                            [audit.Change("state", current, S.CANCELLED)])
+    await ledger.announce(platform.db, platform.publish, skipped)
     await platform.publish(campaign_id, {"type": "cancelled"})
     return await get_campaign(campaign_id)
 

@@ -1,82 +1,135 @@
-"""Campaign metrics over the deliveries ledger and the event ledger, per workflow step.
+"""Campaign metrics, read from the tally (``delivery_tally``), never by scanning the ledger.
 
-Every count is of *deliveries* (one row of ``drumbeat_delivery``), so a recipient who
-opens a message five times, or a scanner flagged ``suspected_bot``, counts once or not at
-all. Event-based counts only consider deliveries that were sent (state ``done``):
+Each action type says what its deliveries are (``ActionType.delivery_kind``): MESSAGE
+(email, …) or WORK_ITEM (task, document, CRM update). Definitions (the README's table):
 
-* sent / failed / skipped — deliveries in that final state;
-* bounces, replies, unsubscribes — sent deliveries with such an event (bots included
-  only for bounces and unsubscribes, which are not pixel or link hits);
-* delivered = sent − bounces;
-* unique opens / clicks — sent deliveries with a non-bot OPENED / CLICKED event;
-* conversions — sent deliveries that converted: with a non-bot CONVERTED event, or
-  addressed to a contact who has a LEAD or SALE outcome in the campaign;
-* rates = count ÷ delivered in percent, rounded half-up to 0.01 (``None`` while 0);
-* reaction — seconds from a sent delivery's ``finished_at`` to its first non-bot
-  OPENED, CLICKED or REPLIED event at or after it; the median of those (the mean of
-  the two middle values for an even count), ``None`` without any.
+* sent / failed / skipped / pending — message deliveries in that state (pending: not yet
+  final, waiting or being executed);
+* bounces, opens, clicks, replies, unsubscribes — sent messages with at least one such
+  event (opens, clicks and replies by a person: suspected bots excluded); each message
+  counts once however many events it has;
+* delivered = sent − bounces; open, click, reply and unsubscribe rates = count ÷ delivered,
+  bounce rate = bounces ÷ sent — in percent, rounded half-up to 0.01, ``None`` while the
+  divisor is 0;
+* reached — distinct recipients with a done delivery in the scope (any kind of action);
+  conversions — reached recipients who converted (a non-bot CONVERTED event on any of their
+  deliveries, or a LEAD or SALE outcome of a contact they were addressed as); conversion
+  rate = conversions ÷ reached (the one definition, also ``Campaign.performance``'s);
+* reaction — seconds from a sent message's send time to its first open, click or reply
+  (non-bot) at or after it; the median over the scope's messages (mean of the two middle
+  values for an even count), ``None`` without any;
+* work items (per step, per action type, in total): total, pending, created (done),
+  failed, skipped.
 
-Campaign totals are the sums over its steps (a delivery belongs to one step). The
-hourly series buckets in SQL: ``strftime`` on SQLite, ``date_trunc`` on PostgreSQL.
-Each step is also broken down by A/B variant (``drumbeat_delivery.variant``, set by an
-action that sends variants, e.g. the email action's): the same counts, grouped by variant;
-deliveries without a variant are in the step's counts only.
-
-A/B test metrics (:func:`register_ab_metric`) score a variant's counts to pick a winner:
-OPEN_RATE, CLICK_RATE, CONVERSION_RATE, CONVERSIONS and REPLY_RATE are built in; plugins
-may register more.
+Scopes: a step; an A/B variant of a step (recipients counted in the variant of their first
+delivery of the step); an action type; the campaign, whose message counts are over its
+message steps and whose reached / conversions are over every step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
+from drumbeat.platform import delivery_marks as M
+from drumbeat.platform.actions import MESSAGE, WORK_ITEM
 from drumbeat.platform.budget import placeholders as _in
+from drumbeat.platform.delivery_tally import Cell, cells
 from drumbeat.platform.errors import DomainError, ErrorCode
 from drumbeat.platform.runtime import Platform
 
 PERCENT_PLACES = Decimal("0.01")
 MAX_SERIES_HOURS = 24 * 31
+_EVENT_BITS = (("bounces", M.BOUNCED), ("opens", M.OPENED), ("clicks", M.CLICKED),
+               ("replies", M.REPLIED), ("unsubscribes", M.UNSUBSCRIBED),
+               ("reacted", M.REACTED))
+
+
+def percent(count: int, of: int) -> Decimal | None:
+    if not of:
+        return None
+    return (Decimal(count) * 100 / of).quantize(PERCENT_PLACES, ROUND_HALF_UP)
 
 
 @dataclass
 class Counts:
+    """Message counts of a scope, with its reached and converted recipients."""
+
     sent: int = 0
     failed: int = 0
     skipped: int = 0
+    pending: int = 0
     bounces: int = 0
     opens: int = 0
     clicks: int = 0
     replies: int = 0
     unsubscribes: int = 0
+    reacted: int = 0  # sent messages with a reaction time
+    reached: int = 0
     conversions: int = 0
-    reactions: list[float] = field(default_factory=list)  # seconds, ascending
-
-    def add(self, other: "Counts") -> None:
-        for f in fields(self):
-            if f.name != "reactions":
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-        self.reactions = sorted(self.reactions + other.reactions)
+    median_reaction_seconds: float | None = None
 
     @property
     def delivered(self) -> int:
         return self.sent - self.bounces
 
     def rate(self, count: int) -> Decimal | None:
-        if not self.delivered:
-            return None
-        return (Decimal(count) * 100 / self.delivered).quantize(PERCENT_PLACES, ROUND_HALF_UP)
+        """``count`` ÷ delivered, in percent."""
+        return percent(count, self.delivered)
 
     @property
-    def median_reaction_seconds(self) -> float | None:
-        values, n = self.reactions, len(self.reactions)
-        if not n:
-            return None
-        middle = values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
-        return round(middle, 3)
+    def bounce_rate(self) -> Decimal | None:
+        return percent(self.bounces, self.sent)
+
+    @property
+    def conversion_rate(self) -> Decimal | None:
+        return percent(self.conversions, self.reached)
+
+
+@dataclass
+class WorkItems:
+    total: int = 0
+    pending: int = 0
+    created: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+def message_counts(found: Iterable[Cell], first: int, messages: bool = True) -> Counts:
+    """The counts of ``found`` cells; recipients are those whose delivery has ``first``
+    (the scope's FIRST_IN_* bit). ``messages=False``: only reached and conversions."""
+    c = Counts()
+    for cell in found:
+        if cell.state == "done" and cell.has(first):
+            c.reached += cell.n
+            c.conversions += cell.n if cell.has(M.CONVERTED) else 0
+        if not messages:
+            continue
+        if cell.state == "done":
+            c.sent += cell.n
+            for name, bit in _EVENT_BITS:
+                if cell.has(bit):
+                    setattr(c, name, getattr(c, name) + cell.n)
+        elif cell.state in ("failed", "skipped"):
+            setattr(c, cell.state, getattr(c, cell.state) + cell.n)
+        else:
+            c.pending += cell.n
+    return c
+
+
+def work_items(found: Iterable[Cell]) -> WorkItems:
+    w = WorkItems()
+    for cell in found:
+        w.total += cell.n
+        if cell.state == "done":
+            w.created += cell.n
+        elif cell.state in ("failed", "skipped"):
+            setattr(w, cell.state, getattr(w, cell.state) + cell.n)
+        else:
+            w.pending += cell.n
+    return w
 
 
 @dataclass
@@ -89,17 +142,29 @@ class VariantMetrics:
 class StepMetrics:
     step_id: int
     action_type: str
+    delivery_kind: str
     state_id: int
     state_name: str
     counts: Counts
+    work_items: WorkItems
     by_variant: list[VariantMetrics] = field(default_factory=list)
     ab_winner: str | None = None  # an A/B test's decided winner (drumbeat_ab_decision)
 
 
 @dataclass
+class ActionTypeMetrics:
+    action_type: str
+    delivery_kind: str
+    counts: Counts
+    work_items: WorkItems
+
+
+@dataclass
 class CampaignMetrics:
     total: Counts
+    work_items: WorkItems
     by_step: list[StepMetrics]
+    by_action_type: list[ActionTypeMetrics]
 
 
 @dataclass(frozen=True)
@@ -111,118 +176,129 @@ class Bucket:
     conversions: int = 0
 
 
-# Per sent delivery: which kinds of event it has (0/1 each) and its first reaction.
-_FLAGS = """
-SELECT delivery,
-  MAX(CASE WHEN type = 'BOUNCED' THEN 1 ELSE 0 END) AS bounced,
-  MAX(CASE WHEN type = 'OPENED' AND NOT suspected_bot THEN 1 ELSE 0 END) AS opened,
-  MAX(CASE WHEN type = 'CLICKED' AND NOT suspected_bot THEN 1 ELSE 0 END) AS clicked,
-  MAX(CASE WHEN type = 'REPLIED' AND NOT suspected_bot THEN 1 ELSE 0 END) AS replied,
-  MAX(CASE WHEN type = 'UNSUBSCRIBED' THEN 1 ELSE 0 END) AS unsubscribed,
-  MAX(CASE WHEN type = 'CONVERTED' AND NOT suspected_bot THEN 1 ELSE 0 END) AS converted
-FROM drumbeat_delivery_event WHERE campaign IN ({ids}) AND delivery IS NOT NULL
-GROUP BY delivery"""
-
-# A sent delivery addressed to a contact with a LEAD or SALE outcome in the campaign.
-_OUTCOME = ("EXISTS (SELECT 1 FROM drumbeat_campaign_outcome o WHERE o.campaign = d.campaign"
-            " AND o.kind IN ('LEAD', 'SALE') AND d.target_kind = 'contact'"
-            " AND o.contact = d.target_id)")
+def kind_of(platform: Platform, action_type: str) -> str:
+    """MESSAGE or WORK_ITEM (an action type not installed here: WORK_ITEM)."""
+    known = platform.plugins.action_types.get(action_type)
+    return getattr(known, "delivery_kind", WORK_ITEM) if known is not None else WORK_ITEM
 
 
-def _done(expr: str) -> str:
-    return f"SUM(CASE WHEN d.state = 'done' AND {expr} THEN 1 ELSE 0 END)"
+class Medians:
+    """Median reactions asked for by scope, read in one query: per scope, the one or two
+    middle rows of the reaction index (``count`` — the scope's reacted messages — comes
+    from the tally), so the cost does not grow with the ledger or with the page size."""
+
+    def __init__(self) -> None:
+        self._asked: list[tuple[list[int], str | None, int, Counts]] = []
+
+    def ask(self, counts: Counts, steps: Sequence[int], variant: str | None = None) -> None:
+        if counts.reacted and steps:
+            self._asked.append((list(steps), variant, counts.reacted, counts))
+
+    async def read(self, db) -> None:
+        parts = []
+        for k, (steps, variant, count, _) in enumerate(self._asked):
+            only = " AND variant = {}" if variant is not None else ""
+            parts.append((
+                f"SELECT * FROM (SELECT {k} AS k, reaction_seconds FROM drumbeat_delivery"
+                f" WHERE step IN ({_in(steps)}) AND state = 'done'"
+                f" AND reaction_seconds IS NOT NULL{only} ORDER BY reaction_seconds"
+                f" LIMIT {2 - count % 2} OFFSET {(count - 1) // 2}) m{k}",
+                [*steps, *([variant] if variant is not None else [])]))
+        values: dict[int, list[float]] = {}
+        for start in range(0, len(parts), MEDIANS_PER_QUERY):
+            batch = parts[start:start + MEDIANS_PER_QUERY]
+            for r in await db.fetch(" UNION ALL ".join(sql for sql, _ in batch),
+                                    *(a for _, args in batch for a in args)):
+                values.setdefault(int(r["k"]), []).append(float(r["reaction_seconds"]))
+        for k, (_, _, _, counts) in enumerate(self._asked):
+            found = values.get(k)
+            counts.median_reaction_seconds = round(sum(found) / len(found), 3) if found else None
+        self._asked = []
 
 
-async def _step_counts(db, ids: list[int], step: int | None = None
-                      ) -> dict[tuple[int, int, str | None], Counts]:
-    """Counts per (campaign, step, variant) — of one step only when ``step`` is given."""
-    only = " AND d.step = {}" if step is not None else ""
-    rows = await db.fetch(
-        f"SELECT d.campaign, d.step, d.variant, {_done('1 = 1')} AS sent,"
-        f" SUM(CASE WHEN d.state = 'failed' THEN 1 ELSE 0 END) AS failed,"
-        f" SUM(CASE WHEN d.state = 'skipped' THEN 1 ELSE 0 END) AS skipped,"
-        f" {_done('e.bounced = 1')} AS bounces, {_done('e.opened = 1')} AS opens,"
-        f" {_done('e.clicked = 1')} AS clicks, {_done('e.replied = 1')} AS replies,"
-        f" {_done('e.unsubscribed = 1')} AS unsubscribes,"
-        f" {_done(f'(e.converted = 1 OR {_OUTCOME})')} AS conversions"
-        f" FROM drumbeat_delivery d LEFT JOIN ({_FLAGS.format(ids=_in(ids))}) e"
-        f" ON e.delivery = d.id WHERE d.campaign IN ({_in(ids)}){only}"
-        f" GROUP BY d.campaign, d.step, d.variant",
-        *ids, *ids, *([step] if step is not None else []))
-    names = [f.name for f in fields(Counts) if f.name != "reactions"]
-    return {(r["campaign"], r["step"], r["variant"]): Counts(**{n: int(r[n] or 0) for n in names})
-            for r in rows}
+MEDIANS_PER_QUERY = 200
 
 
-def _seconds(db, later: str, earlier: str) -> str:
-    if db.dialect == "postgres":
-        return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
-    return f"(julianday({later}) - julianday({earlier})) * 86400.0"
-
-
-async def _reactions(db, ids: list[int], step: int | None = None
-                     ) -> dict[tuple[int, int, str | None], list[float]]:
-    seconds = _seconds(db, "f.first_at", "d.finished_at")
-    only = " AND d.step = {}" if step is not None else ""
-    rows = await db.fetch(
-        f"SELECT d.campaign, d.step, d.variant, {seconds} AS seconds FROM drumbeat_delivery d"
-        f" JOIN (SELECT delivery, MIN(created_at) AS first_at FROM drumbeat_delivery_event"
-        f"  WHERE campaign IN ({_in(ids)}) AND delivery IS NOT NULL AND NOT suspected_bot"
-        f"  AND type IN ('OPENED', 'CLICKED', 'REPLIED') GROUP BY delivery) f"
-        f" ON f.delivery = d.id WHERE d.campaign IN ({_in(ids)}) AND d.state = 'done'"
-        f" AND d.finished_at IS NOT NULL AND f.first_at >= d.finished_at{only}"
-        f" ORDER BY d.campaign, d.step, seconds", *ids, *ids,
-        *([step] if step is not None else []))
-    result: dict[tuple[int, int, str | None], list[float]] = {}
-    for r in rows:
-        result.setdefault((r["campaign"], r["step"], r["variant"]), []).append(float(r["seconds"]))
-    return result
-
-
-def _with_reactions(counts: dict, reactions: dict) -> dict:
-    for key, values in reactions.items():
-        counts.setdefault(key, Counts()).reactions = values
-    return counts
+async def _steps(db, ids: list[int]) -> list[dict]:
+    return await db.fetch(
+        f"SELECT a.id, a.campaign, a.action_type, s.id AS state_id, s.name AS state_name"
+        f" FROM drumbeat_workflow_action a JOIN drumbeat_workflow_state s ON s.id = a.state"
+        f" WHERE a.campaign IN ({_in(ids)}) ORDER BY s.position, a.position, a.id", *ids)
 
 
 async def metrics_by_campaign(platform: Platform, campaign_ids: Sequence[int]
                               ) -> dict[int, CampaignMetrics]:
-    """Metrics of each campaign, of each of its workflow steps and of each step's A/B
-    variants, in four queries."""
+    """Metrics of each campaign, of each of its steps, A/B variants and action types: one
+    read each of the tally, the steps, the A/B decisions and the medians."""
+    db = platform.db
     ids = list(dict.fromkeys(campaign_ids))
-    steps = await platform.db.fetch(
-        f"SELECT a.id, a.campaign, a.action_type, s.id AS state_id, s.name AS state_name"
-        f" FROM drumbeat_workflow_action a JOIN drumbeat_workflow_state s ON s.id = a.state"
-        f" WHERE a.campaign IN ({_in(ids)}) ORDER BY s.position, a.position, a.id", *ids)
-    counts = _with_reactions(await _step_counts(platform.db, ids),
-                             await _reactions(platform.db, ids))
-    per_step: dict[tuple[int, int], list[tuple[str | None, Counts]]] = {}
-    for (campaign, step, variant), value in counts.items():
-        per_step.setdefault((campaign, step), []).append((variant, value))
-    winners = {r["step"]: r["winner"] for r in await platform.db.fetch(
+    steps, found = await _steps(db, ids), await cells(db, ids)
+    winners = {r["step"]: r["winner"] for r in await db.fetch(
         f"SELECT step, winner FROM drumbeat_ab_decision WHERE step IN ("
         f"SELECT id FROM drumbeat_workflow_action WHERE campaign IN ({_in(ids)}))", *ids)}
-    result = {i: CampaignMetrics(Counts(), []) for i in ids}
-    for step in steps:
-        parts = per_step.get((step["campaign"], step["id"]), [])
-        step_counts = Counts()
-        for _, value in parts:
-            step_counts.add(value)
-        variants = sorted((VariantMetrics(v, c) for v, c in parts if v is not None),
-                          key=lambda m: m.name)
-        metrics = result[step["campaign"]]
-        metrics.by_step.append(StepMetrics(step["id"], step["action_type"], step["state_id"],
-                                           step["state_name"], step_counts, variants,
-                                           winners.get(step["id"])))
-        metrics.total.add(step_counts)
+    by_step: dict[int, list[Cell]] = {}
+    for cell in found:
+        by_step.setdefault(cell.step, []).append(cell)
+    result, medians = {}, Medians()
+    for campaign_id in ids:
+        mine = [s for s in steps if s["campaign"] == campaign_id]
+        kinds = {s["id"]: kind_of(platform, s["action_type"]) for s in mine}
+        result[campaign_id] = _campaign(medians, mine, kinds, by_step, winners)
+    await medians.read(db)
     return result
+
+
+def _campaign(medians: Medians, steps: list[dict], kinds: dict[int, str],
+              by_step: dict[int, list[Cell]], winners: dict[int, str]) -> CampaignMetrics:
+    every = [c for s in steps for c in by_step.get(s["id"], [])]
+    message_steps = [s["id"] for s in steps if kinds[s["id"]] == MESSAGE]
+    total = message_counts([c for i in message_steps for c in by_step.get(i, [])],
+                           M.FIRST_IN_CAMPAIGN)
+    reach = message_counts(every, M.FIRST_IN_CAMPAIGN, messages=False)
+    total.reached, total.conversions = reach.reached, reach.conversions
+    medians.ask(total, message_steps)
+    step_metrics = [_step(medians, s, kinds[s["id"]], by_step.get(s["id"], []),
+                          winners.get(s["id"])) for s in steps]
+    types: list[ActionTypeMetrics] = []
+    for action_type in dict.fromkeys(s["action_type"] for s in steps):
+        ids = [s["id"] for s in steps if s["action_type"] == action_type]
+        kind = kinds[ids[0]]
+        mine = [c for i in ids for c in by_step.get(i, [])]
+        counts = message_counts(mine, M.FIRST_IN_TYPE, messages=kind == MESSAGE)
+        if kind == MESSAGE:
+            medians.ask(counts, ids)
+        types.append(ActionTypeMetrics(action_type, kind, counts,
+                                       work_items(mine) if kind == WORK_ITEM else WorkItems()))
+    items = work_items(c for s in steps if kinds[s["id"]] == WORK_ITEM
+                       for c in by_step.get(s["id"], []))
+    return CampaignMetrics(total, items, step_metrics, types)
+
+
+def _step(medians: Medians, step: dict, kind: str, found: list[Cell], winner: str | None
+          ) -> StepMetrics:
+    message = kind == MESSAGE
+    counts = message_counts(found, M.FIRST_IN_STEP, messages=message)
+    variants = []
+    if message:
+        medians.ask(counts, [step["id"]])
+        for name in sorted({c.variant for c in found if c.variant is not None}):
+            value = message_counts([c for c in found if c.variant == name], M.FIRST_IN_STEP)
+            medians.ask(value, [step["id"]], name)
+            variants.append(VariantMetrics(name, value))
+    return StepMetrics(step["id"], step["action_type"], kind, step["state_id"],
+                       step["state_name"], counts,
+                       work_items(found) if not message else WorkItems(), variants, winner)
 
 
 async def variant_counts(db, campaign_id: int, step_id: int) -> dict[str, Counts]:
     """The counts of each variant sent so far by one step (``{variant: Counts}``)."""
-    counts = _with_reactions(await _step_counts(db, [campaign_id], step_id),
-                             await _reactions(db, [campaign_id], step_id))
-    return {variant: value for (_, _, variant), value in counts.items() if variant is not None}
+    found, medians = await cells(db, [campaign_id], step_id), Medians()
+    result = {}
+    for name in sorted({c.variant for c in found if c.variant is not None}):
+        result[name] = message_counts([c for c in found if c.variant == name], M.FIRST_IN_STEP)
+        medians.ask(result[name], [step_id], name)
+    await medians.read(db)
+    return result
 
 
 #: A/B test metric: a variant's counts → its score (higher wins; ``None``: no score yet).
@@ -253,9 +329,10 @@ def ab_score(name: str, counts: Counts):
 
 register_ab_metric("OPEN_RATE", lambda c: c.rate(c.opens), "Unique opens ÷ delivered.")
 register_ab_metric("CLICK_RATE", lambda c: c.rate(c.clicks), "Unique clicks ÷ delivered.")
-register_ab_metric("CONVERSION_RATE", lambda c: c.rate(c.conversions),
-                   "Conversions ÷ delivered.")
-register_ab_metric("CONVERSIONS", lambda c: c.conversions, "Conversions (a count).")
+register_ab_metric("CONVERSION_RATE", lambda c: c.conversion_rate,
+                   "Converted recipients ÷ reached recipients.")
+register_ab_metric("CONVERSIONS", lambda c: c.conversions,
+                   "Converted recipients (a count).")
 register_ab_metric("REPLY_RATE", lambda c: c.rate(c.replies), "Replies ÷ delivered.")
 
 
@@ -282,31 +359,29 @@ def series_window(hours: int, now: datetime | None = None) -> list[datetime]:
 
 async def time_series(platform: Platform, campaign_ids: Sequence[int], hours: int
                       ) -> dict[int, list[Bucket]]:
-    """Hourly buckets of the last ``hours`` hours per campaign, in one query: deliveries
-    sent (by ``finished_at``), and each sent delivery's first unique open, first unique
-    click and conversion (the earlier of its CONVERTED event and its outcome)."""
+    """Hourly buckets of the last ``hours`` hours per campaign, in one query: messages sent
+    (their SENT events), each sent message's first unique open and click, and each reached
+    recipient's conversion (``converted_at``)."""
     ids = list(dict.fromkeys(campaign_ids))
     window = series_window(hours)
+    steps = [s["id"] for s in await _steps(platform.db, ids)
+             if kind_of(platform, s["action_type"]) == MESSAGE] or [0]
     bucket = _bucket_sql(platform, "t")
-    done = "JOIN drumbeat_delivery d ON d.id = e.delivery AND d.state = 'done'"
+    message = f"JOIN drumbeat_delivery d ON d.id = e.delivery AND d.step IN ({_in(steps)})"
     rows = await platform.db.fetch(
         f"SELECT campaign, kind, {bucket} AS bucket, COUNT(*) AS n FROM ("
-        f" SELECT campaign, 'sent' AS kind, finished_at AS t FROM drumbeat_delivery"
-        f"  WHERE campaign IN ({_in(ids)}) AND state = 'done' AND finished_at IS NOT NULL"
+        f" SELECT e.campaign, 'sent' AS kind, e.created_at AS t FROM drumbeat_delivery_event e"
+        f"  {message} WHERE e.campaign IN ({_in(ids)}) AND e.type = 'SENT' AND e.created_at >= {{}}"
         f" UNION ALL SELECT e.campaign, e.type, MIN(e.created_at) FROM drumbeat_delivery_event e"
-        f"  {done} WHERE e.campaign IN ({_in(ids)}) AND e.type IN ('OPENED', 'CLICKED')"
-        f"  AND NOT e.suspected_bot GROUP BY e.campaign, e.delivery, e.type"
-        f" UNION ALL SELECT campaign, 'CONVERTED', MIN(t) FROM ("
-        f"  SELECT e.campaign, e.delivery, e.created_at AS t FROM drumbeat_delivery_event e"
-        f"   {done} WHERE e.campaign IN ({_in(ids)}) AND e.type = 'CONVERTED'"
-        f"   AND NOT e.suspected_bot"
-        f"  UNION ALL SELECT d.campaign, d.id, o.recorded_at FROM drumbeat_delivery d"
-        f"   JOIN drumbeat_campaign_outcome o ON o.campaign = d.campaign"
-        f"   AND o.kind IN ('LEAD', 'SALE') AND d.target_kind = 'contact'"
-        f"   AND o.contact = d.target_id WHERE d.campaign IN ({_in(ids)}) AND d.state = 'done'"
-        f" ) c GROUP BY campaign, delivery"
+        f"  {message} AND d.state = 'done' WHERE e.campaign IN ({_in(ids)})"
+        f"  AND e.type IN ('OPENED', 'CLICKED') AND NOT e.suspected_bot"
+        f"  GROUP BY e.campaign, e.delivery, e.type"
+        f" UNION ALL SELECT r.campaign, 'CONVERTED', r.converted_at FROM"
+        f"  drumbeat_campaign_recipient r WHERE r.campaign IN ({_in(ids)})"
+        f"  AND r.converted_at IS NOT NULL AND EXISTS (SELECT 1 FROM drumbeat_delivery x"
+        f"  WHERE x.recipient = r.id AND x.state = 'done' AND (x.marks & {M.FIRST_IN_CAMPAIGN}) <> 0)"
         f") x WHERE t >= {{}} GROUP BY campaign, kind, {bucket}",
-        *ids, *ids, *ids, *ids, window[0])
+        *steps, *ids, window[0], *steps, *ids, *ids, window[0])
     kinds = {"sent": "sent", "OPENED": "opens", "CLICKED": "clicks", "CONVERTED": "conversions"}
     found: dict[tuple[int, datetime], dict[str, int]] = {}
     for r in rows:

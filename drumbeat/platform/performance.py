@@ -5,10 +5,11 @@ each computed for a whole batch of campaigns in one query:
 
 * leads, opportunities, sales — counts of recorded outcomes of that kind;
   revenue — the sum of the SALE values;
-* reached — distinct contacts with a ``done`` delivery (deliveries done counted too);
-* converted — distinct *reached* contacts with a LEAD or SALE outcome;
-  conversion rate = converted ÷ reached, in percent, rounded half-up to 0.01
-  (``None`` while nobody was reached);
+* reached — distinct recipients with a ``done`` delivery (deliveries done counted too);
+* converted — reached recipients who converted (a non-bot CONVERTED event, or a LEAD or
+  SALE outcome of a contact they were addressed as); conversion rate = converted ÷
+  reached, in percent, rounded half-up to 0.01 (``None`` while nobody was reached) — the
+  one definition, shared with ``metrics`` (:func:`drumbeat.platform.metrics.percent`);
 * cost — the budget spent; cost per lead = cost ÷ leads, to the cent (``None`` without leads);
 * ROI = (revenue − cost) ÷ cost, a ratio rounded half-up to 0.0001 (``None`` while cost is 0).
 
@@ -24,12 +25,14 @@ from typing import Generic, Sequence, TypeVar
 
 from drumbeat.platform import money
 from drumbeat.platform.budget import placeholders as _in
+from drumbeat.platform.delivery_marks import FIRST_IN_CAMPAIGN
+from drumbeat.platform.delivery_tally import cells
+from drumbeat.platform.metrics import message_counts, percent
 from drumbeat.platform.outcomes import objectives_of
 from drumbeat.platform.runtime import Platform
 from drumbeat.platform.tables import OutcomeKind
 
 T = TypeVar("T")
-PERCENT_PLACES = Decimal("0.01")
 RATIO_PLACES = Decimal("0.0001")
 
 
@@ -49,8 +52,8 @@ class OutcomeTotals:
 @dataclass(frozen=True)
 class Reach:
     deliveries_done: int = 0
-    reached: int = 0  # distinct contacts
-    converted: int = 0  # distinct reached contacts with a LEAD or SALE outcome
+    reached: int = 0  # distinct recipients with a done delivery
+    converted: int = 0  # reached recipients who converted
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,7 @@ def performance(campaign: dict, spent_cents: int, outcomes: dict[OutcomeKind, Ou
     revenue_cents = outcomes.get(OutcomeKind.SALE, OutcomeTotals()).value_cents
     rate = roi = rate_met = roi_met = cost_per_lead = None
     if reach.reached:
-        rate = (Decimal(reach.converted) * 100 / reach.reached).quantize(
-            PERCENT_PLACES, ROUND_HALF_UP)
+        rate = percent(reach.converted, reach.reached)
         if targets.conversion_rate is not None:
             rate_met = reach.converted * 100 >= targets.conversion_rate * reach.reached
     if spent_cents:
@@ -121,22 +123,14 @@ async def outcome_totals(platform: Platform, campaign_ids: Sequence[int]
 
 
 async def reach(platform: Platform, campaign_ids: Sequence[int]) -> dict[int, Reach]:
-    """Deliveries done, contacts reached and reached contacts converted, per campaign."""
+    """Deliveries done, recipients reached and reached recipients converted, per campaign,
+    from the tally (the same figures as ``metrics`` totals' reached and conversions)."""
     ids = list(dict.fromkeys(campaign_ids))
-    done = await platform.db.fetch(
-        f"SELECT campaign, COUNT(*) AS deliveries,"
-        f" COUNT(DISTINCT CASE WHEN target_kind = 'contact' THEN target_id END) AS contacts"
-        f" FROM drumbeat_delivery WHERE campaign IN ({_in(ids)}) AND state = 'done'"
-        f" GROUP BY campaign", *ids)
-    converted = await platform.db.fetch(
-        f"SELECT o.campaign, COUNT(DISTINCT o.contact) AS converted"
-        f" FROM drumbeat_campaign_outcome o WHERE o.campaign IN ({_in(ids)})"
-        f" AND o.kind IN ('LEAD', 'SALE') AND EXISTS (SELECT 1 FROM drumbeat_delivery d"
-        f"  WHERE d.campaign = o.campaign AND d.state = 'done' AND d.target_kind = 'contact'"
-        f"  AND d.target_id = o.contact) GROUP BY o.campaign", *ids)
-    by_campaign = {row["campaign"]: int(row["converted"]) for row in converted}
-    result = {i: Reach() for i in ids}
-    for row in done:
-        result[row["campaign"]] = Reach(int(row["deliveries"]), int(row["contacts"]),
-                                        by_campaign.get(row["campaign"], 0))
+    found = await cells(platform.db, ids)
+    result = {}
+    for campaign_id in ids:
+        mine = [c for c in found if c.campaign == campaign_id]
+        recipients = message_counts(mine, FIRST_IN_CAMPAIGN, messages=False)
+        result[campaign_id] = Reach(sum(c.n for c in mine if c.state == "done"),
+                                    recipients.reached, recipients.conversions)
     return result

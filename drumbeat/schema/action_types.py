@@ -6,6 +6,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from drumbeat.schema.context import Info
+from drumbeat.schema.metrics import DeliveryKind
 
 
 @strawberry.type
@@ -14,6 +15,8 @@ class ActionTypeInfo:
     label: str
     plugin: str
     recipient_kinds: list[str]
+    delivery_kind: DeliveryKind = strawberry.field(description=(
+        "What its deliveries are: MESSAGE (counted in the message metrics) or WORK_ITEM."))
     config_schema: JSON
 
 
@@ -25,6 +28,8 @@ class ActionTypeQueries:
         plugins = info.context.platform.plugins
         return [
             ActionTypeInfo(key=key, label=a.label, plugin=plugins.action_type_plugins[key],
-                           recipient_kinds=list(a.recipient_kinds), config_schema=a.config_schema())
+                           recipient_kinds=list(a.recipient_kinds),
+                           delivery_kind=DeliveryKind[a.delivery_kind],
+                           config_schema=a.config_schema())
             for key, a in sorted(plugins.action_types.items())
         ]

@@ -23,6 +23,7 @@ from drumbeat.schema.audit import AuditEntry
 from drumbeat.schema.budget import CampaignMoneyFields
 from drumbeat.schema.campaign_workflow_fields import CampaignWorkflowFields
 from drumbeat.schema.context import Info
+from drumbeat.schema.events import CampaignEventFields
 from drumbeat.schema.ids import id_of
 from drumbeat.schema.metrics import CampaignMetricsFields
 from drumbeat.schema.pagination import keyset_connection
@@ -60,8 +61,10 @@ async def _tags(campaign_ids) -> list[list[str]]:
 
 @strawberry.type
 class DeliveryCounters:
-    total: int
+    total: int = strawberry.field(description="waiting + inProgress + done + failed + skipped.")
     pending: int = strawberry.field(description="Not yet final: waiting or being executed.")
+    waiting: int = strawberry.field(
+        description="Not yet final and not being executed (pending minus inProgress).")
     in_progress: int = strawberry.field(description="Claimed by a worker right now.")
     done: int
     failed: int
@@ -70,6 +73,7 @@ class DeliveryCounters:
     @classmethod
     def from_counts(cls, counts: dict[str, int]) -> "DeliveryCounters":
         return cls(total=counts["total"], pending=counts["pending"] + counts["claimed"],
+                   waiting=counts["pending"],
                    in_progress=counts["claimed"], done=counts["done"], failed=counts["failed"],
                    skipped=counts["skipped"])
 
@@ -83,7 +87,8 @@ class WorkflowStep:
 
 @strawberry.type
 class Campaign(CampaignMoneyFields, CampaignTemplateFields, CampaignAudienceFields,
-               CampaignMetricsFields, CampaignWorkflowFields, relay.Node):
+               CampaignMetricsFields, CampaignWorkflowFields, CampaignEventFields,
+               relay.Node):
     id: relay.NodeID[int]
     name: str
     goal: str

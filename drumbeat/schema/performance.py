@@ -70,11 +70,13 @@ class CampaignPerformance:
     sales: int
     revenue: DecimalMetric = strawberry.field(description="The sum of the SALE values.")
     deliveries_done: int = strawberry.field(description="Ledger deliveries done.")
-    reached: int = strawberry.field(description="Distinct contacts with a delivery done.")
-    converted: int = strawberry.field(
-        description="Distinct reached contacts with a LEAD or SALE outcome.")
+    reached: int = strawberry.field(description="Distinct recipients with a delivery done.")
+    converted: int = strawberry.field(description=(
+        "Reached recipients who converted: a CONVERTED event, or a LEAD or SALE outcome of a "
+        "contact they were addressed as."))
     conversion_rate: DecimalMetric = strawberry.field(description=(
-        "converted ÷ reached in percent, rounded half-up to 0.01; null while nobody was reached."))
+        "converted ÷ reached in percent, rounded half-up to 0.01; null while nobody was "
+        "reached. The same figure as metrics.totals.conversionRate."))
     cost: Decimal = strawberry.field(description="The budget spent (sum of the cost entries).")
     cost_per_lead: Decimal | None = strawberry.field(description="Null without leads.")
     roi: DecimalMetric = strawberry.field(description=(

@@ -79,6 +79,9 @@ class CampaignRecipient(Table, tablename="drumbeat_campaign_recipient"):
     company = ForeignKey(Company, null=True, on_delete=OnDelete.cascade)
     lead = ForeignKey(Lead, null=True, on_delete=OnDelete.cascade)
     added_at = Timestamptz()
+    #: When it first converted (a CONVERTED event, or a LEAD/SALE outcome of a contact it
+    #: was addressed as): set by triggers.
+    converted_at = Timestamptz(null=True, default=None)
 
 
 class WorkflowState(Table, tablename="drumbeat_workflow_state"):

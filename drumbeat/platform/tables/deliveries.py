@@ -8,7 +8,7 @@ was sent for it.
 
 from enum import Enum
 
-from piccolo.columns import DoublePrecision, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import BigInt, DoublePrecision, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -54,6 +54,30 @@ class Delivery(Table, tablename="drumbeat_delivery"):
     message_id = Varchar(length=255, null=True, default=None)
     created_at = Timestamptz()
     finished_at = Timestamptz(null=True, default=None)
+    #: The A/B variant it was sent with (an action that sends variants sets it).
+    variant = Varchar(length=20, null=True, default=None)
+    #: The workflow entry it belongs to (part of the ledger's key; 0 outside workflows).
+    entry_no = Integer(default=0)
+    #: What came of it, as bits (``drumbeat.platform.delivery_marks``), kept by triggers.
+    marks = Integer(default=0)
+    first_open_at = Timestamptz(null=True, default=None)  # first non-bot open
+    first_click_at = Timestamptz(null=True, default=None)
+    replied_at = Timestamptz(null=True, default=None)  # first reply
+    #: Seconds from sending to the first non-bot open, click or reply at or after it.
+    reaction_seconds = DoublePrecision(null=True, default=None)
+
+
+class DeliveryTally(Table, tablename="drumbeat_delivery_tally"):
+    """How many deliveries are in each cell (campaign, step, variant, state, marks): kept by
+    triggers on ``drumbeat_delivery`` (see ``drumbeat.platform.delivery_tally``). On
+    PostgreSQL a cell may have several rows (deltas) whose ``n`` add up."""
+
+    campaign = Integer()
+    step = Integer()
+    variant = Varchar(length=20, default="")
+    state = Varchar(length=10)
+    marks = Integer()
+    n = BigInt()
 
 
 class SuppressionReason(str, Enum):

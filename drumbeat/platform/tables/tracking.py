@@ -2,7 +2,7 @@
 
 from enum import Enum
 
-from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, DoublePrecision, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -19,6 +19,9 @@ class EventType(str, Enum):
     BOUNCED = "BOUNCED"
     UNSUBSCRIBED = "UNSUBSCRIBED"
     CONVERTED = "CONVERTED"
+    FAILED = "FAILED"  # the delivery failed for good (detail: the error)
+    SKIPPED = "SKIPPED"  # the delivery was skipped (detail: the skip reason)
+    DEFERRED = "DEFERRED"  # a failed attempt will be retried (detail: the error; retry_at)
 
 
 class DeliveryEvent(Table, tablename="drumbeat_delivery_event"):
@@ -31,6 +34,7 @@ class DeliveryEvent(Table, tablename="drumbeat_delivery_event"):
     client_hash = Varchar(length=32, null=True, default=None)  # keyed hash of IP + user agent
     suspected_bot = Boolean(default=False)
     created_at = Timestamptz()
+    retry_at = DoublePrecision(null=True, default=None)  # DEFERRED: epoch s of the next try
 
 
 class TrackedLink(Table, tablename="drumbeat_tracked_link"):

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from drumbeat.platform.ledger import utcnow
 from drumbeat.platform.tables.tracking import EventType
+from drumbeat.platform.tracking.frames import frames
 
 #: User agents of image proxies and link scanners: their hits are recorded, but marked.
 KNOWN_SCANNERS = ("googleimageproxy", "yahoomailproxy", "bot", "spider", "crawler",
@@ -40,17 +41,15 @@ def client_hash(secret: str, ip: str, user_agent: str) -> str:
 async def store_event(db, campaign_id: int, delivery_id: int | None, type: EventType,
                       detail: str = "", *, client: str | None = None,
                       suspected_bot: bool = False) -> dict:
-    """Insert the event (in the caller's transaction, if any); returns the message that
-    announces it (publish it once committed)."""
+    """Insert the event (in the caller's transaction, if any); returns its frame, the
+    message that announces it (publish it once committed)."""
     at, kind, detail = utcnow(), EventType(type).value, detail[:4000]
     event_id = await db.fetchval(
         "INSERT INTO drumbeat_delivery_event"
         " (campaign, delivery, type, detail, client_hash, suspected_bot, created_at)"
         " VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING id",
         campaign_id, delivery_id, kind, detail, client, suspected_bot, at)
-    return {"type": "event", "id": event_id, "event": kind, "campaignId": campaign_id,
-            "deliveryId": delivery_id, "detail": detail, "suspectedBot": suspected_bot,
-            "at": at.isoformat()}
+    return (await frames(db, [event_id]))[0]
 
 
 async def record_event(platform, campaign_id: int, delivery_id: int | None, type: EventType,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from drumbeat.platform import audit
+from drumbeat.platform import audit, ledger
 from drumbeat.platform.campaigns import require_campaign
 from drumbeat.platform.errors import DomainError, ErrorCode
 from drumbeat.platform.permissions import require_campaign_editor
@@ -57,12 +57,14 @@ async def move_enrollment(platform, member: Member | None, enrollment_id: int,
                                  statuses=[s.value for s in Status], member_id=member.id)
         if moved is None:
             raise _changed()
+        skipped: list[int] = []
         chunks = await rows_.enter_actions(platform.db, platform.plugins, definitions, moved,
-                                           platform.settings.redeliver_after_seconds)
+                                           platform.settings.redeliver_after_seconds, skipped)
         await audit.record(member, row["campaign"], "enrollment.move", [
             audit.Change("enrollment", None, enrollment_id),
             audit.Change("state", row["state_key"], state_key),
             audit.Change("status", row["status"], Status.ACTIVE.value)])
+    await ledger.announce(platform.db, platform.publish, skipped)
     await _dispatch(platform, chunks, enrollment_id)
     await platform.publish(row["campaign"], rows_.ENROLLMENTS_CHANGED)
     return await rows_.get(platform.db, enrollment_id)
@@ -100,12 +102,14 @@ async def resume_enrollment(platform, member: Member | None, enrollment_id: int)
             audit.Change("enrollment", None, enrollment_id),
             audit.Change("status", Status.PAUSED.value, done)])
         resumed = await rows_.get(platform.db, enrollment_id)
-        chunks = []
+        chunks, skipped = [], []
         if done == Status.ACTIVE.value and not await rows_.entered(platform.db, resumed):
             # Moved to another state while paused (a migration): its actions run now.
             chunks = await rows_.enter_actions(platform.db, platform.plugins,
                                                Definitions(platform.db), resumed,
-                                               platform.settings.redeliver_after_seconds)
+                                               platform.settings.redeliver_after_seconds,
+                                               skipped)
+    await ledger.announce(platform.db, platform.publish, skipped)
     await _dispatch(platform, chunks, enrollment_id)
     await platform.publish(row["campaign"], rows_.ENROLLMENTS_CHANGED)
     return resumed

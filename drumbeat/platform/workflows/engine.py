@@ -64,6 +64,7 @@ class Engine:
         self.db = platform.db
         self.definitions = definitions or Definitions(platform.db)
         self.chunks: list[ledger.Chunk] = []
+        self.skipped: list[int] = []  # SKIPPED events written on entering states, to announce
         self.entering: list[dict] = []  # moved into a state with actions, to enter
         self.transitions = 0
         self.changed: set[int] = set()  # campaigns whose enrollments moved or changed status
@@ -153,7 +154,7 @@ class Engine:
         async with self.db.transaction():
             self.chunks += await rows_.enter_actions_many(
                 self.db, self.platform.plugins, self.definitions, rows,
-                self.platform.settings.redeliver_after_seconds)
+                self.platform.settings.redeliver_after_seconds, self.skipped)
 
     async def _actions_finished(self, version: Version, row: dict) -> bool:
         """Whether the actions of the enrollment's current entry are all final. An entry
@@ -166,7 +167,7 @@ class Engine:
             async with self.db.transaction():
                 chunks = await rows_.enter_actions(
                     self.db, self.platform.plugins, self.definitions, row,
-                    self.platform.settings.redeliver_after_seconds)
+                    self.platform.settings.redeliver_after_seconds, self.skipped)
             if chunks:
                 self.chunks += chunks
                 return False

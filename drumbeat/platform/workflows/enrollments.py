@@ -155,9 +155,10 @@ async def look_again(db: Database, row: dict, check_at: float) -> None:
 
 
 async def enter_actions(db: Database, plugins, definitions: Definitions, row: dict,
-                        hold_seconds: float) -> list[ledger.Chunk]:
+                        hold_seconds: float, skipped: list[int] | None = None
+                        ) -> list[ledger.Chunk]:
     """:func:`enter_actions_many` for one enrollment."""
-    return await enter_actions_many(db, plugins, definitions, [row], hold_seconds)
+    return await enter_actions_many(db, plugins, definitions, [row], hold_seconds, skipped)
 
 
 #: Enrollments entered per statement group (keeps IN lists well under the databases'
@@ -166,14 +167,16 @@ ENTER_BATCH = 500
 
 
 async def enter_actions_many(db: Database, plugins, definitions: Definitions,
-                             rows: Sequence[dict], hold_seconds: float) -> list[ledger.Chunk]:
+                             rows: Sequence[dict], hold_seconds: float,
+                             skipped: list[int] | None = None) -> list[ledger.Chunk]:
     """Snapshot the ledger rows of the actions of the state each enrollment entered, for its
     recipient and entry (``entry_no``), in the caller's transaction; returns the chunks to
     dispatch once committed.
 
     Enrollments in the same campaign, version and state share one audience resolution and
     one bulk insert per action. The ledger's key (step, recipient, target, entry) makes a
-    repeat a no-op, so an entry is acted on once however often this runs for it."""
+    repeat a no-op, so an entry is acted on once however often this runs for it.
+    ``skipped`` gathers the ids of the SKIPPED events written (to announce after commit)."""
     groups: dict[tuple[int, int, str], list[dict]] = {}
     for row in rows:
         groups.setdefault((row["campaign"], row["version"], row["state_key"]), []).append(row)
@@ -186,12 +189,14 @@ async def enter_actions_many(db: Database, plugins, definitions: Definitions,
         campaign = await definitions.campaign(campaign_id)
         for start in range(0, len(members), ENTER_BATCH):
             batch = members[start:start + ENTER_BATCH]
-            chunks += await _enter_batch(db, plugins, campaign, steps, batch, hold_seconds)
+            chunks += await _enter_batch(db, plugins, campaign, steps, batch, hold_seconds,
+                                         skipped if skipped is not None else [])
     return chunks
 
 
 async def _enter_batch(db: Database, plugins, campaign: dict, steps: list[dict],
-                       rows: list[dict], hold_seconds: float) -> list[ledger.Chunk]:
+                       rows: list[dict], hold_seconds: float, skipped: list[int]
+                       ) -> list[ledger.Chunk]:
     entries = {row["recipient"]: int(row.get("entry_no") or 0) for row in rows}
     resolved: dict[bool, list] = {}
     for step in steps:
@@ -204,7 +209,8 @@ async def _enter_batch(db: Database, plugins, campaign: dict, steps: list[dict],
         targets = resolved[action_type.needs_address]
         if action_type.email_only and not campaign["send_emails"]:
             targets = emails_off(targets)
-        await ledger.snapshot(db, campaign["id"], step["id"], targets, hold_seconds, entries)
+        skipped += await ledger.snapshot(db, campaign["id"], step["id"], targets, hold_seconds,
+                                         entries)
     ids = [s["id"] for s in steps]
     pending = await db.fetch(
         "SELECT id, campaign, step, recipient, entry_no FROM drumbeat_delivery"

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 
+from drumbeat.platform import ledger
 from drumbeat.platform.campaigns import complete_finished
 from drumbeat.platform.workflows import clock
 from drumbeat.platform.workflows.engine import Engine
@@ -94,6 +95,7 @@ async def _tick(platform, limit: int, campaign_id: int | None) -> tuple[int, int
             await platform.dispatch(engine.chunks)
         except Exception:  # the rows are in the ledger: the reconciler re-sends them
             log.exception("workflow: enqueueing %d chunks failed", len(engine.chunks))
+    await ledger.announce(platform.db, platform.publish, engine.skipped)
     for campaign in sorted(engine.changed):
         await platform.publish(campaign, ENROLLMENTS_CHANGED)
     for campaign in sorted({row["campaign"] for row in rows}):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping
 
-from drumbeat.platform import audit
+from drumbeat.platform import audit, ledger
 from drumbeat.platform.campaigns import get_campaign, require_campaign
 from drumbeat.platform.contacts import create_contacts
 from drumbeat.platform.errors import DomainError, ErrorCode, Problem
@@ -132,14 +132,16 @@ async def _enroll(platform, actor: Member | None, campaign: dict, event: str,
             campaign_id, target)
         row, reason = await _enter(db, campaign_id, recipient, kind == "contact" and target
                                    or None, number, start, rule, via, at)
+        skipped: list[int] = []
         chunks = [] if row is None else await rows_.enter_actions(
             db, platform.plugins, Definitions(db), row,
-            platform.settings.redeliver_after_seconds)
+            platform.settings.redeliver_after_seconds, skipped)
     result = TriggerResult(row is not None, reason, row["id"] if row else
                            await _enrollment_id(db, campaign_id, recipient),
                            target if kind == "contact" else None,
                            target if kind == "lead" else None, created)
     if row is not None:
+        await ledger.announce(db, platform.publish, skipped)
         await _run(platform, campaign_id, chunks)
     return result
 

@@ -14,6 +14,7 @@ from drumbeat import (
     ActionType,
     CampaignInfo,
     EmailTracking,
+    MESSAGE,
     Envelope,
     Outcome,
     Target,
@@ -90,6 +91,7 @@ class EmailAction(ActionType):
     needs_address = True
     email_only = True  # with the campaign's sendEmails off, its deliveries are skipped
     produces = "email"
+    delivery_kind = MESSAGE
 
     def check_config(self, config: EmailConfig, templates) -> list[tuple[tuple[str, ...], str]]:
         problems = _check_message(config, templates, ())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import secrets
 import time
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -237,11 +238,13 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
                     await persists[delivery_id](db)
             await mark_reached(db, marked)
             gone = await _set_held(db, claim, failed, "state = 'failed', finished_at = {}, "
-                                   "lease_until = NULL, last_error = CASE id {} END", finished)
+                                   "lease_until = NULL, last_error = CASE id {TEXT} END",
+                                   finished)
             back = await _set_held(
-                db, claim, retry, "state = 'pending', last_error = CASE id {} END, "
-                "lease_until = CASE id {} END, retry_at = CASE id {} END, "
-                "attempts = attempts - CASE id {} END")
+                db, claim, retry, "state = 'pending', last_error = CASE id {TEXT} END, "
+                "lease_until = CASE id {DOUBLE PRECISION} END, "
+                "retry_at = CASE id {DOUBLE PRECISION} END, "
+                "attempts = attempts - CASE id {INTEGER} END")
             counted = [i for i in back if retry[i][3] == 0]
             events = await outcome_events(db, sorted([*marked, *gone, *counted]), finished)
             sent = await frames(db, events)
@@ -253,18 +256,20 @@ async def _set_held(db: Database, claim: Claim, values: dict[int, tuple], assign
                     *fixed) -> list[int]:
     """Update the rows of ``values`` ({id: tuple}) still held by ``claim``, releasing the
     claim; ``assignments`` has a ``{}`` for each of ``fixed`` first, then one
-    ``CASE id {} END`` for each element of the tuples, in order. Returns the ids updated."""
+    ``CASE id {TYPE} END`` for each element of the tuples, in order (each value is cast to
+    its SQL type: PostgreSQL cannot infer a CASE branch's parameter type). Returns the ids
+    updated."""
     if not values:
         return []
     ids = sorted(values)
-    cases = " ".join("WHEN {} THEN {}" for _ in ids)
     args = [*fixed]
     for k in range(len(values[ids[0]])):
         args += [v for i in ids for v in (i, values[i][k])]
+    sql = re.sub(r"CASE id \{([A-Z ]+)\} END", lambda m: "CASE id " + " ".join(
+        f"WHEN {{}} THEN CAST({{}} AS {m.group(1)})" for _ in ids) + " END", assignments)
     rows = await db.fetch(
-        f"UPDATE drumbeat_delivery SET {assignments.replace('CASE id {} END', f'CASE id {cases} END')},"
-        f" claim_token = NULL WHERE claim_token = {{}} AND state = 'claimed'"
-        f" AND id IN ({', '.join('{}' for _ in ids)}) RETURNING id",
+        f"UPDATE drumbeat_delivery SET {sql}, claim_token = NULL WHERE claim_token = {{}}"
+        f" AND state = 'claimed' AND id IN ({', '.join('{}' for _ in ids)}) RETURNING id",
         *args, claim.token, *ids)
     return [r["id"] for r in rows]
 

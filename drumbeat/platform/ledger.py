@@ -6,22 +6,23 @@ database is the source of truth and the broker only carries :class:`Chunk` refer
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 import secrets
 import time
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Awaitable, Callable, Mapping, Sequence
 
 from drumbeat.platform.actions import Outcome
 from drumbeat.platform.database import Database
 from drumbeat.platform.delivery_marks import mark_reached
 from drumbeat.platform.delivery_tally import by_state, cells
 from drumbeat.platform.dispatch import TargetRow
-from drumbeat.platform.ledger_events import event_writes, outcome_events, skipped_events
+from drumbeat.platform.ledger_events import (
+    event_writes, outcome_events, skipped_events, timestamp_param,
+)
 from drumbeat.platform.tracking.frames import frames, publish_frames
 
 #: Rows a chunk may claim at time ``now`` (the ``{}``, given twice): pending ones whose retry
@@ -74,11 +75,6 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _ts(db: Database) -> str:
-    """A timestamp parameter (PostgreSQL cannot infer its type inside INSERT … SELECT)."""
-    return "CAST({} AS TIMESTAMPTZ)" if db.dialect == "postgres" else "{}"
-
-
 async def snapshot(db: Database, campaign_id: int, step_id: int, rows: Sequence[TargetRow],
                    hold_seconds: float, entries: Mapping[int, int] | None = None) -> list[int]:
     """Write one ledger row per resolved target of ``step_id`` (``dispatch.resolve``), in
@@ -117,7 +113,7 @@ async def snapshot(db: Database, campaign_id: int, step_id: int, rows: Sequence[
         )
     if not any(r.skip_reason for r in rows):
         return []
-    return await skipped_events(db, "d.step = {} AND d.created_at = " + _ts(db), step_id, stamp,
+    return await skipped_events(db, "d.step = {} AND d.created_at = " + timestamp_param(db), step_id, stamp,
                                 at=stamp)
 
 
@@ -362,7 +358,7 @@ async def skip_pending(db: Database, campaign_id: int, reason: str) -> list[int]
         """,
         reason, stamp, campaign_id, time.time(),
     )
-    return await skipped_events(db, "d.campaign = {} AND d.finished_at = " + _ts(db),
+    return await skipped_events(db, "d.campaign = {} AND d.finished_at = " + timestamp_param(db),
                                 campaign_id, stamp, at=stamp)
 
 
@@ -380,7 +376,7 @@ async def skip_abandoned(db: Database, reason: str = "CANCELLED") -> None:
         """,
         reason, stamp, time.time(),
     )
-    await skipped_events(db, "d.finished_at = " + _ts(db), stamp, at=stamp)
+    await skipped_events(db, "d.finished_at = " + timestamp_param(db), stamp, at=stamp)
 
 
 def chunks_of(rows: list[dict], size: int) -> list[Chunk]:

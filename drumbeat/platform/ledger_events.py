@@ -49,7 +49,7 @@ async def event_writes(db: Database, campaign_id: int | None) -> AsyncIterator[N
         yield
 
 
-def _ts(db: Database) -> str:
+def timestamp_param(db: Database) -> str:
     """A timestamp parameter (PostgreSQL cannot infer its type inside INSERT … SELECT)."""
     return "CAST({} AS TIMESTAMPTZ)" if db.dialect == "postgres" else "{}"
 
@@ -66,7 +66,7 @@ async def outcome_events(db: Database, ids: Sequence[int], at: datetime) -> list
         SELECT campaign, id,
                CASE state WHEN 'done' THEN 'SENT' WHEN 'failed' THEN 'FAILED' ELSE 'DEFERRED' END,
                CASE WHEN state = 'done' THEN '' ELSE COALESCE(last_error, '') END,
-               {{}}, {_ts(db)}, CASE WHEN state = 'pending' THEN retry_at END
+               {{}}, {timestamp_param(db)}, CASE WHEN state = 'pending' THEN retry_at END
         FROM drumbeat_delivery WHERE id IN ({", ".join("{}" for _ in ids)})
         ORDER BY id
         RETURNING id
@@ -83,7 +83,7 @@ async def skipped_events(db: Database, where: str, *args, at: datetime) -> list[
         f"""
         INSERT INTO drumbeat_delivery_event
             (campaign, delivery, type, detail, suspected_bot, created_at)
-        SELECT d.campaign, d.id, 'SKIPPED', COALESCE(d.skip_reason, ''), {{}}, {_ts(db)}
+        SELECT d.campaign, d.id, 'SKIPPED', COALESCE(d.skip_reason, ''), {{}}, {timestamp_param(db)}
         FROM drumbeat_delivery d WHERE d.state = 'skipped' AND {where}
           AND NOT EXISTS (SELECT 1 FROM drumbeat_delivery_event e
                           WHERE e.delivery = d.id AND e.type = 'SKIPPED')

@@ -29,7 +29,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--window-size=1280,1000")
 RECIPIENTS = 200
-FEED_LIMIT = 100  # drumbeat/dashboard/static/view.js
+FEED_LIMIT = 100  # drumbeat/dashboard/static/feed.js
 
 
 def _in_ci() -> bool:
@@ -172,8 +172,8 @@ WORKFLOW_ROWS = ("return Array.from(document.querySelectorAll('#workflow tr'), r
 
 
 async def test_the_workflow_card_follows_the_enrollments_live(server, browser):
-    """campaignEnrollmentProgress on the page: launched recipients waiting, one paused by
-    hand, the others moved on by the scheduler."""
+    """campaignEnrollmentProgress on the page, by state name (not key): launched recipients
+    waiting, one paused by hand, the others moved on by the scheduler."""
     from selenium.webdriver.common.by import By
 
     api = GraphQLClient(server.url, (await member_token(server, "ADMIN"))[1])
@@ -197,21 +197,21 @@ async def test_the_workflow_card_follows_the_enrollments_live(server, browser):
     assert browser.execute_script("return document.getElementById('workflow-card').hidden")
 
     await launch_campaign(api, campaign)
-    _wait(browser, lambda d: d.execute_script(WORKFLOW_ROWS) == [["wait (v1)", "3",
+    _wait(browser, lambda d: d.execute_script(WORKFLOW_ROWS) == [["Wait (v1)", "3",
                                                                   "3 waiting"]],
           message="the launched recipients wait")
     first = (await api.data(ENROLLMENTS, {"c": campaign, "status": None})
              )["campaignEnrollments"]["edges"][0]["node"]["id"]
     assert (await api.data(PAUSE, {"id": first}))["enrollmentPause"]["errors"] == []
     _wait(browser, lambda d: d.execute_script(WORKFLOW_ROWS) == [
-        ["wait (v1)", "3", "1 paused, 2 waiting"]], message="one paused by hand")
+        ["Wait (v1)", "3", "1 paused, 2 waiting"]], message="one paused by hand")
     try:
         clock.advance(2 * 86_400)
         await server.call(scheduler.run_until_idle(server.platform))
     finally:
         clock.reset()
     _wait(browser, lambda d: d.execute_script(WORKFLOW_ROWS) == [
-        ["done (v1)", "2", "2 completed"], ["wait (v1)", "1", "1 paused"]],
+        ["Done (v1)", "2", "2 completed"], ["Wait (v1)", "1", "1 paused"]],
         message="the others moved on")
     assert _console_problems(browser) == []
 

@@ -22,6 +22,11 @@ ASSETS = {
     "api.js": "text/javascript; charset=utf-8",
     "live.js": "text/javascript; charset=utf-8",
     "view.js": "text/javascript; charset=utf-8",
+    "metrics.js": "text/javascript; charset=utf-8",
+    "chart.js": "text/javascript; charset=utf-8",
+    "feed.js": "text/javascript; charset=utf-8",
+    "failures.js": "text/javascript; charset=utf-8",
+    "workflow.js": "text/javascript; charset=utf-8",
 }
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")

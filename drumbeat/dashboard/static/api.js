@@ -34,15 +34,59 @@ query($text: String) {
   }
 }`;
 
-const COUNTERS = "counters { total pending inProgress done failed skipped }";
+const COUNTERS = "counters { total waiting inProgress done failed skipped }";
 
+// Header, budget and the workflow's state names (enrollment counts only carry the keys).
 export const CAMPAIGN = `
 query($id: ID!) {
   campaign(id: $id) {
     id name state
     ${COUNTERS}
-    metrics { totals { sent uniqueOpens uniqueClicks conversions openRate clickRate conversionRate } }
     budget { total currency spent remaining utilisation overBudget }
+    workflow { states { key name } }
+  }
+}`;
+
+const COUNTS = `sent failed skipped pending delivered uniqueOpens uniqueClicks replies bounces
+  unsubscribes reached conversions openRate clickRate replyRate unsubscribeRate bounceRate
+  conversionRate medianReactionSeconds`;
+const WORK_ITEMS = "workItems { total pending created failed skipped }";
+const RECIPIENT = "recipient { id kind name address }";
+const STEP = "step { id name stateKey actionType }";
+
+// Everything that moves with events: re-read (throttled) whenever a frame arrives.
+export const METRICS = `
+query($id: ID!, $failedList: Boolean!) {
+  campaign(id: $id) {
+    id
+    ${COUNTERS}
+    metrics {
+      totals { ${COUNTS} }
+      ${WORK_ITEMS}
+      byActionType { actionType deliveryKind ${WORK_ITEMS} }
+    }
+    metricsTimeSeries(hours: 48) { start sent opens clicks conversions }
+    deliveries(filter: { state: FAILED }, first: 50) @include(if: $failedList) {
+      edges { node { deliveryId ${RECIPIENT} address ${STEP} actionType attempts reason } }
+      pageInfo { hasNextPage }
+    }
+  }
+}`;
+
+const EVENT = `id type deliveryId address detail reason retryAt createdAt missed
+  ${RECIPIENT} ${STEP} actionType`;
+export const FAILURE_TYPES = ["FAILED", "DEFERRED"];
+export const RECENT_FAILURES = 20;
+
+// On load: the feed's last 100 events (oldest first) and the recent failures.
+export const RECENT_EVENTS = `
+query($id: ID!) {
+  campaign(id: $id) {
+    id
+    recentEvents(last: 100) { ${EVENT} }
+    failures: recentEvents(last: ${RECENT_FAILURES}, types: [${FAILURE_TYPES.join(", ")}]) {
+      ${EVENT}
+    }
   }
 }`;
 
@@ -58,5 +102,5 @@ subscription($id: ID!) {
 
 export const EVENTS = `
 subscription($id: ID!, $after: Int) {
-  campaignEvents(campaignId: $id, after: $after) { id type address detail createdAt missed }
+  campaignEvents(campaignId: $id, after: $after) { ${EVENT} }
 }`;

@@ -1,14 +1,22 @@
 // The dashboard: sign in with a token, pick a campaign, watch it live.
-import { CAMPAIGN, CAMPAIGNS, ENROLLMENTS, EVENTS, ME, PROGRESS, query } from "./api.js";
+import {
+  CAMPAIGN, CAMPAIGNS, ENROLLMENTS, EVENTS, ME, METRICS, PROGRESS, RECENT_EVENTS, query,
+} from "./api.js";
+import * as chart from "./chart.js";
+import * as failures from "./failures.js";
+import * as feed from "./feed.js";
 import { LiveConnection } from "./live.js";
+import * as metrics from "./metrics.js";
 import * as view from "./view.js";
+import * as workflow from "./workflow.js";
 
 const TOKEN_KEY = "drumbeat.token";
-const REFETCH_MS = 1000; // metrics and budget: at most one refetch a second while it runs
+const REFETCH_MS = 1000; // header, budget, state names: at most once a second while it runs
+const METRICS_MS = 500; // metrics, chart, failed list: at most twice a second, on any event
 const RECONNECT_MS = 2000;
 
 let token = null;
-let watching = null; // { id, live, lastEventId, progressSeen, refetch }
+let watching = null; // see watch()
 
 async function signIn(candidate) {
   view.message("signin-error", "");
@@ -48,14 +56,22 @@ async function loadCampaigns(text) {
 
 async function watch(id) {
   stopWatching();
-  const current = { id, live: null, lastEventId: null, progressSeen: false };
-  current.refetch = throttle(() => refresh(current), REFETCH_MS);
+  const current = {
+    id,
+    live: null,
+    lastEventId: null, // the last event shown: the live feed resumes after it
+    progressLive: false, // while campaignProgress runs it owns the counters
+    metricsSeq: 0, // only the newest metrics answer is shown
+  };
+  current.refetch = coalesce(() => refresh(current), REFETCH_MS);
+  current.refetchMetrics = coalesce(() => refreshMetrics(current), METRICS_MS);
   watching = current;
   view.markPicked(id);
-  view.clearFeed();
-  view.workflow([]);
+  feed.clear();
+  failures.clear();
+  workflow.clear();
   view.message("campaign-error", "");
-  await refresh(current);
+  await Promise.all([refresh(current), refreshMetrics(current), replay(current)]);
   if (watching === current) connect(current);
 }
 
@@ -65,19 +81,55 @@ function stopWatching() {
   view.liveState("off", "offline");
 }
 
+function showCounters(values) {
+  metrics.counters(values);
+  failures.failedCount(values.failed);
+}
+
+function failed(current, err) {
+  if (watching === current) view.message("campaign-error", err.message || String(err));
+}
+
 async function refresh(current) {
   try {
     const { campaign } = await query(token, CAMPAIGN, { id: current.id });
     if (watching !== current) return;
     if (!campaign) throw new Error("No such campaign (or not visible to you).");
     view.header(campaign);
-    // Once the progress subscription runs, it owns the counters (a refetch may be older).
-    if (!current.progressSeen) view.counters(campaign.counters);
-    view.funnel(campaign.metrics.totals);
+    if (!current.progressLive) showCounters(campaign.counters);
     view.budget(campaign.budget);
+    workflow.states(campaign.workflow);
     view.show("campaign");
   } catch (err) {
-    if (watching === current) view.message("campaign-error", err.message);
+    failed(current, err);
+  }
+}
+
+async function refreshMetrics(current) {
+  const seq = ++current.metricsSeq;
+  try {
+    const { campaign } = await query(token, METRICS,
+      { id: current.id, failedList: failures.isListOpen() });
+    if (watching !== current || seq !== current.metricsSeq || !campaign) return;
+    if (!current.progressLive) showCounters(campaign.counters);
+    metrics.metrics(campaign.metrics);
+    chart.render(campaign.metricsTimeSeries);
+    failures.deliveries(campaign.deliveries);
+  } catch (err) {
+    failed(current, err);
+  }
+}
+
+// The last 100 events and the recent failures; the live feed then starts right after them.
+async function replay(current) {
+  try {
+    const { campaign } = await query(token, RECENT_EVENTS, { id: current.id });
+    if (watching !== current || !campaign) return;
+    feed.replay(campaign.recentEvents);
+    for (const event of campaign.failures) failures.add(event);
+    current.lastEventId = campaign.recentEvents.at(-1)?.id ?? 0;
+  } catch (err) {
+    failed(current, err); // the feed then starts with live events only
   }
 }
 
@@ -92,54 +144,78 @@ async function connect(current) {
     return;
   }
   if (watching !== current) return live.close();
-  const failed = (text) => view.message("campaign-error", text);
+  const error = (text) => failed(current, text);
 
   live.subscribe(PROGRESS, { id: current.id }, {
     next({ campaignProgress: progress }) {
-      current.progressSeen = true;
+      current.progressLive = true;
       view.liveState("on", "live");
       view.state(progress.state);
-      view.counters(progress.counters);
+      showCounters(progress.counters);
       current.refetch();
+      current.refetchMetrics();
     },
-    error: failed,
-    complete: () => current.refetch(), // the run is over: one last refresh
+    error,
+    complete() { // the run is over: the counters are read with the metrics from now on
+      current.progressLive = false;
+      current.refetch();
+      current.refetchMetrics();
+    },
   });
   live.subscribe(ENROLLMENTS, { id: current.id }, {
     next({ campaignEnrollmentProgress: progress }) {
-      view.workflow(progress.counts);
+      workflow.enrollments(progress.counts);
     },
-    error: failed,
+    error,
   });
-  // After a reconnect, resume from the last event seen: no gap, no duplicate.
+  // Opens, clicks and replies go on long after the run: this subscription stays open, and
+  // each frame refreshes the metrics. It starts after the last event shown (the replay on
+  // load, or the last one before a reconnect): no gap, no duplicate.
   live.subscribe(EVENTS, { id: current.id, after: current.lastEventId }, {
     next({ campaignEvents: event }) {
-      if (event.missed) view.feedNote(`${event.missed} events missed (this page fell behind)`);
+      if (event.missed) feed.note(`${event.missed} events missed (this page fell behind)`);
+      if (current.lastEventId !== null && event.id <= current.lastEventId) return;
       current.lastEventId = event.id;
-      view.feedEvent(event);
+      feed.add(event);
+      failures.add(event);
+      current.refetchMetrics();
     },
-    error: failed,
+    error,
   });
 }
 
 function lost(current, reason) {
   if (watching !== current) return;
+  current.progressLive = false;
   view.liveState("off", `offline: ${reason}`);
   if (reason === "The token was refused.") return view.message("campaign-error", reason);
   setTimeout(() => watching === current && connect(current), RECONNECT_MS);
 }
 
-function throttle(fn, ms) {
-  let last = 0;
+// Runs fn at most once every ms milliseconds, never twice at once; a call meanwhile
+// schedules one more run (which reads the newest state).
+function coalesce(fn, ms) {
+  let last = -Infinity;
   let timer = null;
-  return () => {
-    if (timer) return;
-    timer = setTimeout(() => {
-      timer = null;
-      last = Date.now();
-      fn();
-    }, Math.max(0, last + ms - Date.now()));
+  let running = false;
+  let again = false;
+  const run = async () => {
+    timer = null;
+    running = true;
+    again = false;
+    last = Date.now();
+    try {
+      await fn();
+    } finally {
+      running = false;
+      if (again) schedule();
+    }
   };
+  const schedule = () => {
+    if (running) again = true;
+    else if (!timer) timer = setTimeout(run, Math.max(0, last + ms - Date.now()));
+  };
+  return schedule;
 }
 
 function debounce(fn, ms) {
@@ -155,6 +231,7 @@ document.getElementById("signin").addEventListener("submit", (event) => {
   signIn(document.getElementById("token").value.trim());
 });
 document.getElementById("signout").addEventListener("click", signOut);
+failures.onToggle(() => watching?.refetchMetrics());
 const search = document.getElementById("search-text");
 document.getElementById("search").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -362,6 +362,23 @@ async def skip_pending(db: Database, campaign_id: int, reason: str) -> list[int]
                                 campaign_id, stamp, at=stamp)
 
 
+async def skip_pending_to(db: Database, address: str, reason: str) -> tuple[list[int], list[dict]]:
+    """Skip every pending delivery to ``address`` (an unsubscribe, a hard bounce, a
+    complaint), each with a SKIPPED event; returns (their campaigns, the events' frames to
+    publish once committed)."""
+    at = utcnow()
+    rows = await db.fetch(
+        "UPDATE drumbeat_delivery SET state = 'skipped', skip_reason = {}, finished_at = {},"
+        " lease_until = NULL, claim_token = NULL"
+        " WHERE lower(address) = {} AND state = 'pending' RETURNING id, campaign",
+        reason, at, address)
+    if not rows:
+        return [], []
+    ids = [r["id"] for r in rows]
+    events = await skipped_events(db, f"d.id IN ({', '.join('{}' for _ in ids)})", *ids, at=at)
+    return sorted({r["campaign"] for r in rows}), await frames(db, events)
+
+
 async def skip_abandoned(db: Database, reason: str = "CANCELLED") -> None:
     """Skip the rows of cancelled campaigns whose worker died while holding them (each with
     a SKIPPED event; nobody watches a cancelled campaign live, so none is published)."""

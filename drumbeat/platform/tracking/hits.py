@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from drumbeat.platform.campaigns import complete_finished
-from drumbeat.platform.ledger import utcnow
+from drumbeat.platform.ledger import skip_pending_to
 from drumbeat.platform.suppression import suppress
 from drumbeat.platform.tables.deliveries import SkipReason, SuppressionReason
 from drumbeat.platform.tables.tracking import EventType
@@ -78,12 +78,9 @@ async def unsubscribe(platform, ref: DeliveryRef, visit: Visit) -> None:
             await suppress(db, address, SuppressionReason.UNSUBSCRIBED, "List-Unsubscribe")
             await db.execute("UPDATE drumbeat_contact SET unsubscribed = {}"
                              " WHERE email = {} AND NOT unsubscribed", True, address)
-            rows = await db.fetch(
-                "UPDATE drumbeat_delivery SET state = 'skipped', skip_reason = {},"
-                " finished_at = {}, lease_until = NULL, claim_token = NULL"
-                " WHERE lower(address) = {} AND state = 'pending' RETURNING campaign",
-                SkipReason.UNSUBSCRIBED.value, utcnow(), address)
-            campaigns = sorted({r["campaign"] for r in rows})
+            campaigns, skipped = await skip_pending_to(db, address,
+                                                       SkipReason.UNSUBSCRIBED.value)
+            messages += skipped
     for message in messages:
         await platform.publish(message["campaignId"], message)
     for campaign_id in campaigns:

@@ -30,13 +30,11 @@ import time
 from dataclasses import dataclass
 
 from drumbeat.platform.campaigns import complete_finished
-from drumbeat.platform.ledger import utcnow
+from drumbeat.platform.ledger import skip_pending_to, utcnow
 from drumbeat.platform.suppression import suppress
 from drumbeat.platform.tables.deliveries import SkipReason, SuppressionReason
 from drumbeat.platform.tables.tracking import EventType
-from drumbeat.platform.ledger_events import skipped_events
 from drumbeat.platform.tracking.events import store_event
-from drumbeat.platform.tracking.frames import frames
 from drumbeat.platform.tracking.tokens import Keyring
 
 TOLERANCE_SECONDS = 300
@@ -145,12 +143,15 @@ async def handle(platform, keyring: Keyring, event: InboundEvent) -> str:
         messages.append(await store_event(db, delivery["campaign"], delivery["id"], kind, detail))
         if address and event.hard_bounce:
             await suppress(db, address, SuppressionReason.HARD_BOUNCE, detail)
-            campaigns = await _skip_pending(db, address, SkipReason.BOUNCED, messages)
+            campaigns, skipped = await skip_pending_to(db, address, SkipReason.BOUNCED.value)
+            messages += skipped
         elif address and event.type == "COMPLAINED":
             await suppress(db, address, SuppressionReason.COMPLAINT, detail)
             await db.execute("UPDATE drumbeat_contact SET unsubscribed = {}"
                              " WHERE email = {} AND NOT unsubscribed", True, address)
-            campaigns = await _skip_pending(db, address, SkipReason.UNSUBSCRIBED, messages)
+            campaigns, skipped = await skip_pending_to(db, address,
+                                                       SkipReason.UNSUBSCRIBED.value)
+            messages += skipped
     for message in messages:
         await platform.publish(message["campaignId"], message)
     for campaign_id in campaigns:
@@ -183,23 +184,6 @@ async def _delivery(db, keyring: Keyring, event: InboundEvent) -> dict | None:
         message_id = f"<{message_id}>"
     return await db.fetchrow("SELECT id, campaign, address FROM drumbeat_delivery"
                              " WHERE message_id = {} AND state = 'done'", message_id[:998])
-
-
-async def _skip_pending(db, address: str, reason: SkipReason, messages: list[dict]
-                        ) -> list[int]:
-    """Skip the pending deliveries to ``address``, each with a SKIPPED event (its frame
-    joins ``messages``); returns their campaigns."""
-    at = utcnow()
-    rows = await db.fetch(
-        "UPDATE drumbeat_delivery SET state = 'skipped', skip_reason = {}, finished_at = {},"
-        " lease_until = NULL, claim_token = NULL"
-        " WHERE lower(address) = {} AND state = 'pending' RETURNING id, campaign",
-        reason.value, at, address)
-    if rows:
-        ids = [r["id"] for r in rows]
-        messages += await frames(db, await skipped_events(
-            db, f"d.id IN ({', '.join('{}' for _ in ids)})", *ids, at=at))
-    return sorted({r["campaign"] for r in rows})
 
 
 def _mac(key: bytes, at: int, body: bytes) -> str:

@@ -169,11 +169,11 @@ async def test_the_dashboard_tells_the_truth(make_server, smtp_sink, browser):  
         _pick(browser, tag, campaign)
         feed = _wait(browser, lambda d: len(f := d.execute_script(FEED)) >= 11 and f,
                      message="the feed replayed the events")
-        # Each delivery's SENT (the tag updates' too, by action type), the 550, the 451, the
-        # retried email's SENT, the opens.
+        # Each tag update's DONE (a work item, not a message), each email's SENT, the 550,
+        # the 451, the retried email's SENT, the opens.
         sent = [0, 1, 3]
         assert sorted((t, n, a, action) for t, n, a, _, _, action in feed) == sorted(
-            [("SENT", n, a, "contact_status") for n, a in zip(names, addresses)]
+            [("DONE", n, a, "contact_status") for n, a in zip(names, addresses)]
             + [("SENT", names[i], addresses[i], "email") for i in sent]
             + [("FAILED", names[2], addresses[2], "email"),
                ("DEFERRED", names[3], addresses[3], "email")]

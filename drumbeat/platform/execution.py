@@ -11,7 +11,7 @@ import logging
 from typing import Sequence
 
 from drumbeat.platform import ledger
-from drumbeat.platform.actions import ActionContext, Outcome, Target
+from drumbeat.platform.actions import MESSAGE, ActionContext, Outcome, Target
 from drumbeat.platform.campaign_info import load_campaign_info
 from drumbeat.platform.campaigns import complete_finished
 from drumbeat.platform.personalisation import empty_data, target_data, target_sender
@@ -45,7 +45,8 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
             log.exception("action %s failed for chunk %s", step["action_type"], chunk)
             outcomes = [Outcome.retry(t, f"{type(exc).__name__}: {exc}") for t in targets]
         await ledger.record(db, claim, _complete(targets, outcomes), ledger.Backoff.of(settings),
-                            campaign_id=chunk.campaign_id, publish=platform.publish)
+                            campaign_id=chunk.campaign_id, publish=platform.publish,
+                            done_event="SENT" if action_type.delivery_kind == MESSAGE else "DONE")
         await _after_record(action_type, ctx, targets, outcomes)
     handled = exhausted + len(claim.rows)
     if handled:

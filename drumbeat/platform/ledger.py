@@ -199,12 +199,13 @@ async def claim(db: Database, chunk: Chunk, lease_seconds: float) -> Claim:
 
 async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
                  backoff: Backoff = Backoff(), *, campaign_id: int | None = None,
-                 publish: Publish | None = None) -> None:
+                 publish: Publish | None = None, done_event: str = "SENT") -> None:
     """Write the outcomes of a claim; rows whose claim was lost meanwhile are left alone.
 
     A retried row goes back to pending, held from the reconciler for the outcome's
     ``retry_after`` or else ``backoff.delay(attempt)``; the reconciler enqueues it then.
-    Each row recorded gets its event in the same transaction — SENT (done), FAILED (with
+    Each row recorded gets its event in the same transaction — ``done_event`` (SENT for a
+    message, DONE for a work item), FAILED (with
     the error), DEFERRED (a counted retry, with the error and the retry time; a retry that
     only waits, ``counts=False``, gets none) — and rows marked done get their
     ``delivery_marks.mark_reached`` bits. Once committed the frames are published in id
@@ -242,7 +243,8 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
                 "retry_at = CASE id {DOUBLE PRECISION} END, "
                 "attempts = attempts - CASE id {INTEGER} END")
             counted = [i for i in back if retry[i][3] == 0]
-            events = await outcome_events(db, sorted([*marked, *gone, *counted]), finished)
+            events = await outcome_events(db, sorted([*marked, *gone, *counted]), finished,
+                                          done_event)
             sent = await frames(db, events)
         if sent and publish is not None:
             await publish_frames(publish, sent[0]["campaignId"], sent)

@@ -1,5 +1,6 @@
-"""The events the ledger writes itself: SENT, FAILED and DEFERRED as outcomes are recorded,
-SKIPPED as rows are skipped — in the transaction that changes the rows, in id order.
+"""The events the ledger writes itself: SENT (a message) or DONE (a work item), FAILED and
+DEFERRED as outcomes are recorded, SKIPPED as rows are skipped — in the transaction that
+changes the rows, in id order.
 
 :func:`event_writes` orders a campaign's writers: one at a time in this process (so its
 frames are published in id order) and, on PostgreSQL, one at a time across processes
@@ -54,9 +55,11 @@ def timestamp_param(db: Database) -> str:
     return "CAST({} AS TIMESTAMPTZ)" if db.dialect == "postgres" else "{}"
 
 
-async def outcome_events(db: Database, ids: Sequence[int], at: datetime) -> list[int]:
-    """One event per delivery of ``ids`` by the state it was just recorded in: SENT (done),
-    FAILED (failed: the error) or DEFERRED (pending again: the error and the retry time)."""
+async def outcome_events(db: Database, ids: Sequence[int], at: datetime,
+                         done: str = "SENT") -> list[int]:
+    """One event per delivery of ``ids`` by the state it was just recorded in: ``done``
+    (SENT for a message, DONE for a work item), FAILED (the error) or DEFERRED (pending
+    again: the error and the retry time)."""
     if not ids:
         return []
     rows = await db.fetch(
@@ -64,14 +67,14 @@ async def outcome_events(db: Database, ids: Sequence[int], at: datetime) -> list
         INSERT INTO drumbeat_delivery_event
             (campaign, delivery, type, detail, suspected_bot, created_at, retry_at)
         SELECT campaign, id,
-               CASE state WHEN 'done' THEN 'SENT' WHEN 'failed' THEN 'FAILED' ELSE 'DEFERRED' END,
+               CASE state WHEN 'done' THEN {{}} WHEN 'failed' THEN 'FAILED' ELSE 'DEFERRED' END,
                CASE WHEN state = 'done' THEN '' ELSE COALESCE(last_error, '') END,
                {{}}, {timestamp_param(db)}, CASE WHEN state = 'pending' THEN retry_at END
         FROM drumbeat_delivery WHERE id IN ({", ".join("{}" for _ in ids)})
         ORDER BY id
         RETURNING id
         """,
-        False, at, *ids,
+        done, False, at, *ids,
     )
     return [r["id"] for r in rows]
 

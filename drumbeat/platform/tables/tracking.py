@@ -11,7 +11,8 @@ from drumbeat.platform.tables.deliveries import Delivery
 
 
 class EventType(str, Enum):
-    SENT = "SENT"
+    SENT = "SENT"  # a message went out (a delivery of a MESSAGE action type done)
+    DONE = "DONE"  # a work item was made (a task, a document, an update)
     DELIVERED = "DELIVERED"
     OPENED = "OPENED"
     CLICKED = "CLICKED"

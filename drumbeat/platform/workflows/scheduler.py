@@ -45,7 +45,7 @@ async def nudge_new_events(db, now: float) -> None:
         "UPDATE drumbeat_enrollment SET check_at = {} WHERE status = 'WAITING' AND check_at > {}"
         " AND recipient IN (SELECT d.recipient FROM drumbeat_delivery_event v"
         " JOIN drumbeat_delivery d ON d.id = v.delivery WHERE v.id > {} AND v.id <= {}"
-        " AND v.type NOT IN ('SENT', 'FAILED', 'SKIPPED', 'DEFERRED'))",
+        " AND v.type NOT IN ('SENT', 'DONE', 'FAILED', 'SKIPPED', 'DEFERRED'))",
         now, now, last, newest)
 
 

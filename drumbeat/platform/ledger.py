@@ -385,17 +385,20 @@ async def skip_abandoned(db: Database, reason: str = "CANCELLED") -> None:
     """Skip the rows of cancelled campaigns whose worker died while holding them (each with
     a SKIPPED event; nobody watches a cancelled campaign live, so none is published)."""
     stamp = utcnow()
-    await db.execute(
+    rows = await db.fetch(
         """
         UPDATE drumbeat_delivery
         SET state = 'skipped', skip_reason = {}, claim_token = NULL, lease_until = NULL,
             finished_at = {}
         WHERE state IN ('pending', 'claimed') AND lease_until < {}
           AND campaign IN (SELECT id FROM drumbeat_campaign WHERE state = 'CANCELLED')
+        RETURNING id
         """,
         reason, stamp, time.time(),
     )
-    await skipped_events(db, "d.finished_at = " + timestamp_param(db), stamp, at=stamp)
+    ids = [r["id"] for r in rows]
+    if ids:
+        await skipped_events(db, f"d.id IN ({', '.join('{}' for _ in ids)})", *ids, at=stamp)
 
 
 def chunks_of(rows: list[dict], size: int) -> list[Chunk]:

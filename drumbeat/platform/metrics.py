@@ -38,6 +38,7 @@ from drumbeat.platform.actions import MESSAGE, WORK_ITEM
 from drumbeat.platform.budget import placeholders as _in
 from drumbeat.platform.delivery_tally import Cell, cells
 from drumbeat.platform.errors import DomainError, ErrorCode
+from drumbeat.platform.reaction_histogram import Medians
 from drumbeat.platform.runtime import Platform
 
 PERCENT_PLACES = Decimal("0.01")
@@ -180,43 +181,6 @@ def kind_of(platform: Platform, action_type: str) -> str:
     """MESSAGE or WORK_ITEM (an action type not installed here: WORK_ITEM)."""
     known = platform.plugins.action_types.get(action_type)
     return getattr(known, "delivery_kind", WORK_ITEM) if known is not None else WORK_ITEM
-
-
-class Medians:
-    """Median reactions asked for by scope, read in one query: per scope, the one or two
-    middle rows of the reaction index (``count`` — the scope's reacted messages — comes
-    from the tally), so the cost does not grow with the ledger or with the page size."""
-
-    def __init__(self) -> None:
-        self._asked: list[tuple[list[int], str | None, int, Counts]] = []
-
-    def ask(self, counts: Counts, steps: Sequence[int], variant: str | None = None) -> None:
-        if counts.reacted and steps:
-            self._asked.append((list(steps), variant, counts.reacted, counts))
-
-    async def read(self, db) -> None:
-        parts = []
-        for k, (steps, variant, count, _) in enumerate(self._asked):
-            only = " AND variant = {}" if variant is not None else ""
-            parts.append((
-                f"SELECT * FROM (SELECT {k} AS k, reaction_seconds FROM drumbeat_delivery"
-                f" WHERE step IN ({_in(steps)}) AND state = 'done'"
-                f" AND reaction_seconds IS NOT NULL{only} ORDER BY reaction_seconds"
-                f" LIMIT {2 - count % 2} OFFSET {(count - 1) // 2}) m{k}",
-                [*steps, *([variant] if variant is not None else [])]))
-        values: dict[int, list[float]] = {}
-        for start in range(0, len(parts), MEDIANS_PER_QUERY):
-            batch = parts[start:start + MEDIANS_PER_QUERY]
-            for r in await db.fetch(" UNION ALL ".join(sql for sql, _ in batch),
-                                    *(a for _, args in batch for a in args)):
-                values.setdefault(int(r["k"]), []).append(float(r["reaction_seconds"]))
-        for k, (_, _, _, counts) in enumerate(self._asked):
-            found = values.get(k)
-            counts.median_reaction_seconds = round(sum(found) / len(found), 3) if found else None
-        self._asked = []
-
-
-MEDIANS_PER_QUERY = 200
 
 
 async def _steps(db, ids: list[int]) -> list[dict]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from drumbeat.platform import ledger
+from drumbeat.platform import delivery_tally, ledger
 from drumbeat.platform.campaigns import complete_finished
 from drumbeat.platform.lifecycle import launch_due
 from drumbeat.platform.runtime import Platform
@@ -30,6 +30,7 @@ async def reconcile_once(platform: Platform) -> int:
         log.info("reconciler: re-enqueueing %d stale deliveries", len(rows))
         await platform.dispatch(ledger.chunks_of(rows, settings.chunk_size))
     await ledger.skip_abandoned(platform.db)
+    await delivery_tally.compact_busy(platform.db)
     await complete_finished(platform)
     await launch_due(platform)
     await workflow_drain(platform)  # workflow transitions whose time has come

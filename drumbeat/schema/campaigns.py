@@ -23,6 +23,7 @@ from drumbeat.schema.audit import AuditEntry
 from drumbeat.schema.budget import CampaignMoneyFields
 from drumbeat.schema.campaign_workflow_fields import CampaignWorkflowFields
 from drumbeat.schema.context import Info
+from drumbeat.schema.deliveries import CampaignDeliveryFields
 from drumbeat.schema.events import CampaignEventFields
 from drumbeat.schema.ids import id_of
 from drumbeat.schema.metrics import CampaignMetricsFields
@@ -88,7 +89,7 @@ class WorkflowStep:
 @strawberry.type
 class Campaign(CampaignMoneyFields, CampaignTemplateFields, CampaignAudienceFields,
                CampaignMetricsFields, CampaignWorkflowFields, CampaignEventFields,
-               relay.Node):
+               CampaignDeliveryFields, relay.Node):
     id: relay.NodeID[int]
     name: str
     goal: str

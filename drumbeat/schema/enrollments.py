@@ -7,18 +7,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 import strawberry
 from strawberry import relay
 
+from drumbeat.platform import delivery_list
 from drumbeat.platform.campaigns import require_campaign
+from drumbeat.platform.delivery_list import moment
 from drumbeat.platform.workflows import control
 from drumbeat.platform.workflows import enrollments as service
 from drumbeat.platform.workflows.clock import as_datetime
 from drumbeat.platform.workflows.enrollments import Status
 from drumbeat.schema.campaigns import Campaign
 from drumbeat.schema.contacts import Contact
+from drumbeat.schema.deliveries import CampaignDelivery, delivery_events, recipient_deliveries
+from drumbeat.schema.events import CampaignEvent
 from drumbeat.schema.enrollment_status import EnrollmentStatus
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import UserError, payload
@@ -35,8 +39,12 @@ class JourneyStep:
     via: str = strawberry.field(description=(
         "How it got here: START, ON_COMPLETE, AFTER_DELAY, ON_EVENT, TIMEOUT, CONDITION, "
         "RANDOM_SPLIT, MANUAL, TRIGGER <event> (campaignEnroll, POST /triggers), or "
-        "MIGRATE v<from>->v<to> (enrollmentsMigrate)."))
+        "MIGRATE v<from>->v<to> (enrollmentsMigrate). In recipientJourney, deliveries of "
+        "no workflow entry show as a state of their own: LAUNCH (a quick campaign's send, "
+        "or any state's when nothing enrolled the recipient) or SEND_NOW "
+        "(campaignSendNow)."))
     member_id: strawberry.Private[Optional[int]]
+    delivery_rows: strawberry.Private[list]
 
     @strawberry.field(description="Who moved it by hand (MANUAL) or migrated it (MIGRATE).")
     async def moved_by(self, info: Info) -> Optional[TeamMember]:
@@ -45,11 +53,29 @@ class JourneyStep:
         row = await info.context.loaders.member.load(self.member_id)
         return TeamMember.from_row(row) if row else None
 
+    @strawberry.field(description="The deliveries of this state entry (its actions, and "
+                                  "their resends), oldest first.")
+    def deliveries(self) -> list[CampaignDelivery]:
+        return [CampaignDelivery.of(r) for r in self.delivery_rows]
+
+    @strawberry.field(description="Those deliveries' events (SENT, OPENED, FAILED, …), in "
+                                  "time order.")
+    async def events(self, info: Info) -> list[CampaignEvent]:
+        return await delivery_events(info, [r["id"] for r in self.delivery_rows])
+
     @classmethod
-    def of(cls, step: dict) -> "JourneyStep":
-        return cls(state_key=step["state_key"], entered_at=as_datetime(step["entered_at"]),
-                   left_at=as_datetime(step["left_at"]), via=step["via"],
-                   member_id=step["member"])
+    def of(cls, step: dict, rows: Sequence[dict] = ()) -> "JourneyStep":
+        return cls(state_key=step["state_key"], entered_at=moment(step["entered_at"]),
+                   left_at=moment(step["left_at"]), via=step["via"],
+                   member_id=step["member"], delivery_rows=list(rows))
+
+
+def journey_steps(entries: Sequence[dict], rows: Sequence[dict], *,
+                  entries_only: bool = False) -> list[JourneyStep]:
+    """The journey's entries (none when not enrolled) with the recipient's deliveries (and,
+    unless ``entries_only``, a step per state of the deliveries of no entry)."""
+    return [JourneyStep.of(e, own) for e, own in
+            delivery_list.place(entries, rows, entries_only=entries_only)]
 
 
 @strawberry.type(description="A recipient's place in a workflow campaign.")
@@ -87,12 +113,14 @@ class Enrollment(relay.Node):
             return None
         return (await Contact.resolve_nodes(info=info, node_ids=[str(self.row["contact"])]))[0]
 
-    @strawberry.field(description="The states it went through, oldest first.")
+    @strawberry.field(description="The states it went through, oldest first, each with its "
+                                  "deliveries and their events.")
     async def journey(self, info: Info) -> list[JourneyStep]:
         db = info.context.platform.db
         steps = await info.context.loader(
             "enrollment_journeys", lambda ids: service.journeys(db, list(ids))).load(self.id)
-        return [JourneyStep.of(s) for s in steps]
+        return journey_steps(steps, await recipient_deliveries(info).load(self.row["recipient"]),
+                             entries_only=True)
 
 
 @strawberry.type(description="How many enrollments are in a state of a version, by status.")
@@ -166,8 +194,11 @@ class EnrollmentQueries:
         await require_campaign(member, cid)
         return await enrollment_counts(info, cid)
 
-    @strawberry.field(description="A contact's journey through a workflow campaign (empty "
-                                  "when it is not enrolled).")
+    @strawberry.field(description=(
+        "A contact's journey through a campaign: the states it went through, oldest first, "
+        "each with its deliveries and their events. A contact the campaign addressed but "
+        "did not enrol (a quick campaign) gets one state per state of its deliveries; "
+        "empty for a contact the campaign never reached."))
     async def recipient_journey(self, info: Info, campaign_id: relay.GlobalID,
                                 contact_id: relay.GlobalID) -> list[JourneyStep]:
         member = info.context.require_member()
@@ -177,8 +208,10 @@ class EnrollmentQueries:
         await require_campaign(member, cid)
         db = info.context.platform.db
         row = await service.of_contact(db, cid, contact)
-        return [] if row is None else [JourneyStep.of(s) for s in
-                                       await service.journey(db, row["id"])]
+        if row is None:
+            return journey_steps([], await delivery_list.of_contact(db, cid, contact))
+        return journey_steps(await service.journey(db, row["id"]),
+                             await recipient_deliveries(info).load(row["recipient"]))
 
 
 @strawberry.type

@@ -19,7 +19,6 @@ from drumbeat.schema.context import Info
 from drumbeat.schema.events import CampaignEvent, EventRecipient, EventStep
 from drumbeat.schema.pagination import connection, decode_cursor, encode_cursor, page_window
 
-MAX_FIRST = 500
 DEFAULT_FIRST = 50
 
 
@@ -142,7 +141,8 @@ class CampaignDeliveryFields:
 
     @strawberry.field(description=(
         "The campaign's deliveries by id (oldest first), each with its recipient, step, "
-        "state, attempts, reason and times; `first` 0–500 (default 50). Pages are read in "
+        "state, attempts, reason and times; `first` up to the maximum page size "
+        "(DRUMBEAT_MAX_PAGE_SIZE; default 50). Pages are read in "
         "id order from indexes; a `reason` is matched by reading the deliveries, so on a "
         "large campaign give it with a `state`."))
     async def deliveries(self, info: Info, filter: Optional[DeliveryFilter] = None,
@@ -150,7 +150,8 @@ class CampaignDeliveryFields:
                          ) -> CampaignDeliveryConnection:
         info.context.require_member()
         f = (filter or DeliveryFilter()).to_platform()
-        size, _ = page_window(DEFAULT_FIRST if first is None else first, None, MAX_FIRST)
+        size, _ = page_window(DEFAULT_FIRST if first is None else first, None,
+                              info.context.platform.settings.max_page_size)
         after_id = decode_cursor(after, "after") if after else 0
         db = info.context.platform.db
 

@@ -2,9 +2,10 @@
 channel, replayed from the ledger, or listed as recent events.
 
 A frame names the event, the recipient addressed (kind, id, name, address), the step (id,
-its state's name and key) and the action type. Every frame is built by :data:`_SELECT` from
-the stored rows, live ones right after they are written, so a live frame and the replay of
-the same event are identical field for field.
+its state's name and key) and the action type. Every frame is built by :data:`_SELECT` (with
+the labels of ``delivery_labels``, as the delivery list shows them) from the stored rows,
+live ones right after they are written, so a live frame and the replay of the same event
+are identical field for field.
 """
 
 from __future__ import annotations
@@ -12,22 +13,16 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import AsyncIterator, Iterable, Sequence
 
+from drumbeat.platform.delivery_labels import LABEL_COLUMNS, LABEL_JOINS
+
 PAGE = 500
 
-_SELECT = """
+_SELECT = f"""
 SELECT e.id, e.campaign, e.type, e.delivery, e.detail, e.created_at, e.retry_at,
-  e.suspected_bot, d.address, d.target_kind, d.target_id, d.step, a.action_type,
-  s.name AS state_name, s.state_key,
-  CASE d.target_kind WHEN 'company' THEN co.name
-    ELSE TRIM(COALESCE(ct.first_name, ld.first_name, '') || ' '
-              || COALESCE(ct.last_name, ld.last_name, '')) END AS recipient_name
+  e.suspected_bot, d.address, d.target_kind, d.target_id, d.step, {LABEL_COLUMNS}
 FROM drumbeat_delivery_event e
 LEFT JOIN drumbeat_delivery d ON d.id = e.delivery
-LEFT JOIN drumbeat_workflow_action a ON a.id = d.step
-LEFT JOIN drumbeat_workflow_state s ON s.id = a.state
-LEFT JOIN drumbeat_contact ct ON d.target_kind = 'contact' AND ct.id = d.target_id
-LEFT JOIN drumbeat_company co ON d.target_kind = 'company' AND co.id = d.target_id
-LEFT JOIN drumbeat_lead ld ON d.target_kind = 'lead' AND ld.id = d.target_id
+{LABEL_JOINS}
 """
 
 

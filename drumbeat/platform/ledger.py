@@ -205,10 +205,9 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
     A retried row goes back to pending, held from the reconciler for the outcome's
     ``retry_after`` or else ``backoff.delay(attempt)``; the reconciler enqueues it then.
     Each row recorded gets its event in the same transaction — ``done_event`` (SENT for a
-    message, DONE for a work item), FAILED (with
-    the error), DEFERRED (a counted retry, with the error and the retry time; a retry that
-    only waits, ``counts=False``, gets none) — and rows marked done get their
-    ``delivery_marks.mark_reached`` bits. Once committed the frames are published in id
+    message, DONE for a work item), FAILED (with the error), DEFERRED (a counted retry,
+    with the error and the retry time; a retry that only waits, ``counts=False``, gets
+    none) — and rows marked done get their ``delivery_marks.mark_reached`` bits. Once committed the frames are published in id
     order as one ``{"type": "events", "events": [...]}`` message.
     """
     finished = utcnow()

@@ -44,8 +44,7 @@ from drumbeat.platform.runtime import Platform
 PERCENT_PLACES = Decimal("0.01")
 MAX_SERIES_HOURS = 24 * 31
 _EVENT_BITS = (("bounces", M.BOUNCED), ("opens", M.OPENED), ("clicks", M.CLICKED),
-               ("replies", M.REPLIED), ("unsubscribes", M.UNSUBSCRIBED),
-               ("reacted", M.REACTED))
+               ("replies", M.REPLIED), ("unsubscribes", M.UNSUBSCRIBED))
 
 
 def percent(count: int, of: int) -> Decimal | None:
@@ -67,7 +66,6 @@ class Counts:
     clicks: int = 0
     replies: int = 0
     unsubscribes: int = 0
-    reacted: int = 0  # sent messages with a reaction time
     reached: int = 0
     conversions: int = 0
     median_reaction_seconds: float | None = None

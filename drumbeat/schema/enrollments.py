@@ -127,6 +127,7 @@ class Enrollment(relay.Node):
 class EnrollmentCount:
     version: int
     state_key: str
+    state_name: str = strawberry.field(description="The state's name in that version.")
     status: EnrollmentStatus
     count: int
 
@@ -134,7 +135,7 @@ class EnrollmentCount:
     def of(cls, row: dict) -> "EnrollmentCount":
         """From a row of ``enrollments.counts``."""
         return cls(version=row["version"], state_key=row["state_key"],
-                   status=Status(row["status"]), count=row["n"])
+                   state_name=row["state_name"], status=Status(row["status"]), count=row["n"])
 
 
 @strawberry.type

@@ -36,14 +36,13 @@ query($text: String) {
 
 const COUNTERS = "counters { total waiting inProgress done failed skipped }";
 
-// Header, budget and the workflow's state names (enrollment counts only carry the keys).
+// Header and budget.
 export const CAMPAIGN = `
 query($id: ID!) {
   campaign(id: $id) {
     id name state
     ${COUNTERS}
     budget { total currency spent remaining utilisation overBudget }
-    workflow { states { key name } }
   }
 }`;
 
@@ -97,7 +96,7 @@ subscription($id: ID!) {
 
 export const ENROLLMENTS = `
 subscription($id: ID!) {
-  campaignEnrollmentProgress(campaignId: $id) { counts { version stateKey status count } }
+  campaignEnrollmentProgress(campaignId: $id) { counts { version stateKey stateName status count } }
 }`;
 
 export const EVENTS = `

@@ -98,7 +98,6 @@ async function refresh(current) {
     view.header(campaign);
     if (!current.progressLive) showCounters(campaign.counters);
     view.budget(campaign.budget);
-    workflow.states(campaign.workflow);
     view.show("campaign");
   } catch (err) {
     failed(current, err);

@@ -287,11 +287,15 @@ async def page(db: Database, campaign_id: int, *, status: str | None, state_key:
 
 
 async def counts(db: Database, campaign_id: int) -> list[dict]:
-    """How many of the campaign's enrollments are in each (version, state, status)."""
+    """How many of the campaign's enrollments are in each (version, state, status), with the
+    state's name in that version (its key when the version has no such state)."""
     return await db.fetch(
-        "SELECT version, state_key, status, count(*) AS n FROM drumbeat_enrollment"
-        " WHERE campaign = {} GROUP BY version, state_key, status"
-        " ORDER BY version, state_key, status", campaign_id)
+        "SELECT c.version, c.state_key, c.status, c.n, COALESCE(s.name, c.state_key) AS state_name"
+        " FROM (SELECT version, state_key, status, count(*) AS n FROM drumbeat_enrollment"
+        "  WHERE campaign = {} GROUP BY version, state_key, status) c"
+        " LEFT JOIN drumbeat_workflow_state s ON s.campaign = {} AND s.version = c.version"
+        "  AND s.state_key = c.state_key"
+        " ORDER BY c.version, c.state_key, c.status", campaign_id, campaign_id)
 
 
 async def by_ids(db: Database, ids: Sequence[int]) -> list[dict | None]:

@@ -8,9 +8,9 @@ deliveries of a recipient that converted (triggers on CONVERTED events and LEAD/
 outcomes; :func:`mark_reached` for deliveries done later).
 
 The ``FIRST_IN_*`` bits make "distinct recipients" countable from the tally: a done
-delivery carries one when it is its recipient's first done delivery of its step, of its
-action type, or of the campaign. :func:`mark_reached` sets them as deliveries are marked
-done, under the campaign's event lock (``ledger_events.event_writes``), so concurrent
+delivery carries one when it is its recipient's first delivery marked done in its step, of
+its action type, or in the campaign. :func:`mark_reached` sets them as deliveries are marked
+done, holding their recipients' locks (``ledger_events.lock_recipients``), so concurrent
 workers never give one recipient the same bit twice.
 """
 
@@ -29,33 +29,59 @@ FIRST_IN_CAMPAIGN = 128
 CONVERTED = 256
 REACTED = 512
 
-_ROW = "drumbeat_delivery"
-_SAME_TYPE = (f"x.step IN (SELECT t.id FROM drumbeat_workflow_action t WHERE t.action_type ="
-              f" (SELECT s.action_type FROM drumbeat_workflow_action s WHERE s.id = {_ROW}.step))")
+async def reach_bits(db, ids: Sequence[int]) -> dict[int, int]:
+    """The ``FIRST_IN_*`` and ``CONVERTED`` bits each of ``ids`` gets when marked done now
+    (holding their recipients' locks; the lowest id first within ``ids``).
 
-
-def _first(bit: int, scope: str) -> str:
-    """``bit`` when no done delivery of the recipient in ``scope`` has it yet and this row
-    is the lowest id among those that do not (rows marked done in one statement)."""
-    return (f"CASE WHEN NOT EXISTS (SELECT 1 FROM drumbeat_delivery x WHERE"
-            f" x.recipient = {_ROW}.recipient AND {scope} AND (x.marks & {bit}) <> 0)"
-            f" AND {_ROW}.id = (SELECT MIN(x.id) FROM drumbeat_delivery x WHERE"
-            f" x.recipient = {_ROW}.recipient AND {scope} AND x.state = 'done'"
-            f" AND (x.marks & {bit}) = 0) THEN {bit} ELSE 0 END")
-
-
-_REACHED = (
-    f"UPDATE drumbeat_delivery SET marks = marks"
-    f" | {_first(FIRST_IN_STEP, f'x.step = {_ROW}.step')}"
-    f" | {_first(FIRST_IN_TYPE, _SAME_TYPE)}"
-    f" | {_first(FIRST_IN_CAMPAIGN, '1 = 1')}"
-    f" | CASE WHEN EXISTS (SELECT 1 FROM drumbeat_campaign_recipient r WHERE"
-    f" r.id = {_ROW}.recipient AND r.converted_at IS NOT NULL) THEN {CONVERTED} ELSE 0 END"
-    f" WHERE state = 'done' AND id IN ({{ids}})")
+    Reads what the recipients' deliveries already carry through the recipient index and
+    decides in Python: every statement reaches rows by id or recipient, never by state, so
+    its cost is the chunk's, not the ledger's."""
+    if not ids:
+        return {}
+    ids = sorted(ids)
+    rows = await db.fetch(
+        f"SELECT d.id, d.recipient, d.step, a.action_type FROM drumbeat_delivery d"
+        f" JOIN drumbeat_workflow_action a ON a.id = d.step"
+        f" WHERE d.id IN ({', '.join('{}' for _ in ids)})", *ids)
+    recipients = sorted({r["recipient"] for r in rows})
+    people = ", ".join("{}" for _ in recipients)
+    taken: set[tuple] = set()  # (bit, recipient, scope) already given
+    for r in await db.fetch(
+            f"SELECT d.recipient, d.step, a.action_type, d.marks FROM drumbeat_delivery d"
+            f" JOIN drumbeat_workflow_action a ON a.id = d.step WHERE d.recipient IN ({people})"
+            f" AND (d.marks & {FIRST_IN_STEP | FIRST_IN_TYPE | FIRST_IN_CAMPAIGN}) <> 0",
+            *recipients):
+        for bit, scope in _scopes(r):
+            if r["marks"] & bit:
+                taken.add((bit, r["recipient"], scope))
+    converted = {r["id"] for r in await db.fetch(
+        f"SELECT id FROM drumbeat_campaign_recipient WHERE id IN ({people})"
+        f" AND converted_at IS NOT NULL", *recipients)}
+    result = {}
+    for r in sorted(rows, key=lambda r: r["id"]):
+        bits = CONVERTED if r["recipient"] in converted else 0
+        for bit, scope in _scopes(r):
+            if (bit, r["recipient"], scope) not in taken:
+                taken.add((bit, r["recipient"], scope))
+                bits |= bit
+        result[r["id"]] = bits
+    return result
 
 
 async def mark_reached(db, ids: Sequence[int]) -> None:
-    """Set the ``FIRST_IN_*`` and ``CONVERTED`` bits of deliveries just marked done (in the
-    transaction that marked them, holding the campaign's event lock)."""
-    if ids:
-        await db.execute(_REACHED.replace("{ids}", ", ".join("{}" for _ in ids)), *ids)
+    """Set the :func:`reach_bits` of deliveries just marked done (one UPDATE per distinct
+    set of bits). ``ledger.record`` sets them in the statement that marks the rows done
+    and calls this only when some of its rows were not marked."""
+    by_bits: dict[int, list[int]] = {}
+    for delivery_id, bits in (await reach_bits(db, ids)).items():
+        if bits:
+            by_bits.setdefault(bits, []).append(delivery_id)
+    for bits, chosen in by_bits.items():
+        await db.execute(
+            f"UPDATE drumbeat_delivery SET marks = marks | {bits}"
+            f" WHERE id IN ({', '.join('{}' for _ in chosen)})", *chosen)
+
+
+def _scopes(row: dict) -> tuple[tuple[int, object], ...]:
+    return ((FIRST_IN_STEP, row["step"]), (FIRST_IN_TYPE, row["action_type"]),
+            (FIRST_IN_CAMPAIGN, None))

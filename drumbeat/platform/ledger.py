@@ -17,11 +17,11 @@ from typing import Awaitable, Callable, Mapping, Sequence
 
 from drumbeat.platform.actions import Outcome
 from drumbeat.platform.database import Database
-from drumbeat.platform.delivery_marks import mark_reached
+from drumbeat.platform.delivery_marks import mark_reached, reach_bits
 from drumbeat.platform.delivery_tally import by_state, cells
 from drumbeat.platform.dispatch import TargetRow
 from drumbeat.platform.ledger_events import (
-    event_writes, outcome_events, skipped_events, timestamp_param,
+    event_writes, lock_recipients, outcome_events, skipped_events, timestamp_param,
 )
 from drumbeat.platform.tracking.frames import frames, publish_frames
 
@@ -227,12 +227,15 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
             retry[o.delivery_id] = ((o.error or "retry")[:2000], due, due, 0 if o.counts else 1)
     async with AsyncExitStack() as turn:
         async with db.transaction():
-            await turn.enter_async_context(event_writes(db, campaign_id))
-            marked = await _mark_done(db, claim, done, finished)
+            await lock_recipients(db, [r["recipient"] for r in claim.rows
+                                       if r.get("recipient") is not None])
+            bits = await reach_bits(db, [d[2] for d in done])
+            marked = await _mark_done(db, claim, done, finished, bits)
+            if len(marked) < len(done):  # a lost row may have taken a recipient's first bit
+                await mark_reached(db, marked)
             for delivery_id in sorted(marked):  # only rows this claim still held
                 if delivery_id in persists:
                     await persists[delivery_id](db)
-            await mark_reached(db, marked)
             gone = await _set_held(db, claim, failed, "state = 'failed', finished_at = {}, "
                                    "lease_until = NULL, last_error = CASE id {TEXT} END",
                                    finished)
@@ -242,6 +245,9 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
                 "retry_at = CASE id {DOUBLE PRECISION} END, "
                 "attempts = attempts - CASE id {INTEGER} END")
             counted = [i for i in back if retry[i][3] == 0]
+            # Last in the transaction: the campaign's turn (in this process) and its lock
+            # (across processes) are held only while its events are written and committed.
+            await turn.enter_async_context(event_writes(db, campaign_id))
             events = await outcome_events(db, sorted([*marked, *gone, *counted]), finished,
                                           done_event)
             sent = await frames(db, events)
@@ -271,22 +277,26 @@ async def _set_held(db: Database, claim: Claim, values: dict[int, tuple], assign
     return [r["id"] for r in rows]
 
 
-async def _mark_done(db: Database, claim: Claim, done: list[tuple], finished: datetime
-                     ) -> list[int]:
+async def _mark_done(db: Database, claim: Claim, done: list[tuple], finished: datetime,
+                     bits: dict[int, int]) -> list[int]:
     """Mark ``done`` rows (message_id, finished, id, token) still held by ``claim`` done,
-    in one statement; returns their ids."""
+    with their ``bits`` (``delivery_marks.reach_bits``), in one statement; returns their
+    ids."""
     if not done:
         return []
     cases = " ".join("WHEN {} THEN {}" for _ in done)
+    ints = " ".join("WHEN {} THEN CAST({} AS INTEGER)" for _ in done)
     rows = await db.fetch(
         f"""
         UPDATE drumbeat_delivery
         SET state = 'done', message_id = CASE id {cases} END, finished_at = {{}},
+            marks = marks | CASE id {ints} ELSE 0 END,
             last_error = NULL, lease_until = NULL, claim_token = NULL
         WHERE claim_token = {{}} AND state = 'claimed' AND id IN ({", ".join("{}" for _ in done)})
         RETURNING id
         """,
-        *(v for d in done for v in (d[2], d[0])), finished, claim.token, *(d[2] for d in done),
+        *(v for d in done for v in (d[2], d[0])), finished,
+        *(v for d in done for v in (d[2], bits.get(d[2], 0))), claim.token, *(d[2] for d in done),
     )
     return [r["id"] for r in rows]
 

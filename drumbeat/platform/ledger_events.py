@@ -5,8 +5,10 @@ changes the rows, in id order.
 :func:`event_writes` orders a campaign's writers: one at a time in this process (so its
 frames are published in id order) and, on PostgreSQL, one at a time across processes
 through an advisory lock held until commit (so the campaign's event ids commit in order,
-and a replay from an id then the live stream has no gap). The conversion triggers take the
-same lock, which keeps ``delivery_marks.mark_reached`` exact beside them.
+and a replay from an id then the live stream has no gap) — entered last, for the events
+alone. :func:`lock_recipients` (PostgreSQL) makes writers that mark the same recipients
+take turns — ``ledger.record`` before marking rows done, the conversion triggers — which
+keeps ``delivery_marks.mark_reached`` exact.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from drumbeat.platform.database import Database
 
 #: The first key of the PostgreSQL advisory lock that orders a campaign's event writes.
 EVENT_LOCK = 0x64726D62
+#: The first key of the PostgreSQL advisory locks of recipients (migration 0203 too).
+RECIPIENT_LOCK = 0x64726D63
 _turns: dict[tuple[int, int], tuple[asyncio.Lock, list[int]]] = {}
 
 
@@ -40,10 +44,20 @@ async def _turn(campaign_id: int | None) -> AsyncIterator[None]:
             del _turns[key]
 
 
+async def lock_recipients(db: Database, recipient_ids: Sequence[int]) -> None:
+    """Lock these campaign recipients until the transaction ends, in id order (PostgreSQL;
+    SQLite has one writer at a time)."""
+    if db.dialect == "postgres" and recipient_ids:
+        await db.execute(
+            "SELECT pg_advisory_xact_lock({}, r) FROM"
+            " (SELECT DISTINCT unnest(CAST({} AS INTEGER[])) AS r ORDER BY r) s",
+            RECIPIENT_LOCK, sorted(set(recipient_ids)))
+
+
 @asynccontextmanager
 async def event_writes(db: Database, campaign_id: int | None) -> AsyncIterator[None]:
-    """Enter inside a transaction, before its first write to the campaign's rows; leave
-    after its commit and the publishing of its frames."""
+    """Enter inside a transaction, right before writing the campaign's events; leave after
+    its commit and the publishing of its frames."""
     async with _turn(campaign_id):
         if db.dialect == "postgres" and campaign_id is not None:
             await db.execute("SELECT pg_advisory_xact_lock({}, {})", EVENT_LOCK, campaign_id)

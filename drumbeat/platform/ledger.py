@@ -227,8 +227,9 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
             retry[o.delivery_id] = ((o.error or "retry")[:2000], due, due, 0 if o.counts else 1)
     async with AsyncExitStack() as turn:
         async with db.transaction():
+            done_ids = {d[2] for d in done}  # only marking rows done needs their recipients
             await lock_recipients(db, [r["recipient"] for r in claim.rows
-                                       if r.get("recipient") is not None])
+                                       if r["id"] in done_ids and r.get("recipient") is not None])
             bits = await reach_bits(db, [d[2] for d in done])
             marked = await _mark_done(db, claim, done, finished, bits)
             if len(marked) < len(done):  # a lost row may have taken a recipient's first bit

@@ -45,6 +45,12 @@ class Settings:
     smtp_max_connections: int = 0  # open SMTP sessions per server, all processes; 0 = no limit
     smtp_idle_seconds: float = 30.0  # a pooled SMTP session idle this long is closed
     smtp_max_wait_seconds: float = 30.0  # a batch waits this long at most for a rate turn/slot
+    # Connection-level SMTP failures (refused, reset, timeout, 421) defer a delivery without
+    # using an attempt for this long from the first one in a row; after it, they count.
+    outage_window_seconds: float = 86400.0
+    # Messages a running chunk may have handed to SMTP and not yet recorded: sending waits
+    # beyond it (what a crash can send twice is at most this plus the SMTP sessions).
+    max_unrecorded: int = 8
     db_pool_max: int = 10
     queue: str = "drumbeat"  # broker queue / Redis namespace: one per deployment
     plugins_allow: tuple[str, ...] = ()
@@ -105,13 +111,13 @@ class Settings:
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", self.queue):
             _fail("queue", "may contain only letters, digits, '_', '.' and '-'")
         for name in ("worker_threads", "chunk_size", "max_attempts", "smtp_connections",
-                     "db_pool_max", "max_page_size"):
+                     "db_pool_max", "max_page_size", "max_unrecorded"):
             if getattr(self, name) < 1:
                 _fail(name, "must be at least 1")
         for name in ("lease_seconds", "redeliver_after_seconds", "reconcile_interval_seconds",
                      "retry_backoff_seconds", "retry_backoff_max_seconds",
                      "smtp_idle_seconds", "smtp_max_wait_seconds",
-                     "ws_token_recheck_seconds"):
+                     "ws_token_recheck_seconds", "outage_window_seconds"):
             if getattr(self, name) <= 0:
                 _fail(name, "must be greater than 0")
         for name in ("smtp_rate", "smtp_max_connections"):
@@ -130,6 +136,7 @@ _FIELDS: dict[str, str] = {
     "secret_keys": "list",
     "smtp_rate": "float", "smtp_max_connections": "int", "smtp_idle_seconds": "float",
     "smtp_max_wait_seconds": "float", "ws_token_recheck_seconds": "float",
+    "outage_window_seconds": "float", "max_unrecorded": "int",
 }
 
 

@@ -93,8 +93,9 @@ async def test_a_deferred_batch_is_retried_later_not_sent(backend, sink):
     assert sink.recipients() == []
 
 
-async def test_a_server_that_cannot_be_reached_uses_up_attempts(backend):
-    """Unlike waiting for a turn, a lost server counts: the deliveries fail in the end."""
+async def test_a_server_that_cannot_be_reached_defers_as_an_outage(backend):
+    """A server that cannot be reached defers the deliveries as an outage: no attempt is
+    used until it lasted DRUMBEAT_OUTAGE_WINDOW_SECONDS (tests/test_outage_deferral.py)."""
     from tests.support.smtp import free_port
 
     url = f"smtp://127.0.0.1:{free_port()}"  # nobody listens there
@@ -105,7 +106,8 @@ async def test_a_server_that_cannot_be_reached_uses_up_attempts(backend):
     finally:
         await platform.close()
     assert [r.outcome.status for r in results] == ["retry"] * 4
-    assert all(r.outcome.counts and "SMTP connect" in r.outcome.error for r in results)
+    assert all(r.outcome.outage and not r.outcome.counts and "SMTP connect" in r.outcome.error
+               for r in results)
 
 
 async def test_connection_slots_are_released_when_the_pool_closes(backend, sink):

@@ -101,6 +101,9 @@ class Outcome:
     #: False for a retry that only waits (e.g. an A/B test's rest waiting for the winner):
     #: its claim is not counted against ``max_attempts``.
     counts: bool = True
+    #: A connection-level failure (the server unreachable, a reset, a timeout, a 421): the
+    #: retry uses no attempt during ``DRUMBEAT_OUTAGE_WINDOW_SECONDS`` (see :meth:`deferred`).
+    outage: bool = False
 
     @classmethod
     def done(cls, target: Target, message_id: str | None = None,
@@ -121,6 +124,13 @@ class Outcome:
         """Try again later (after ``after`` seconds, or the backoff). ``counts=False``: the
         target is only waiting, not failing — this attempt is not counted."""
         return cls(target.delivery_id, "retry", error=error, retry_after=after, counts=counts)
+
+    @classmethod
+    def deferred(cls, target: Target, error: str) -> "Outcome":
+        """Not sent because the server could not be reached or dropped the connection
+        (refused, reset, timeout, 421): retried with a backoff by the outage's length,
+        without using an attempt until the outage lasted ``DRUMBEAT_OUTAGE_WINDOW_SECONDS``."""
+        return cls(target.delivery_id, "retry", error=error, counts=False, outage=True)
 
 
 class SuppressionList(Protocol):
@@ -152,6 +162,13 @@ class ActionContext:
     #: The platform's ``drumbeat.Database`` (``None`` outside a worker), for an action that
     #: must write before it sends (e.g. an invoice numbered before it is emailed).
     db: Any = None
+    #: The running chunk (``drumbeat.platform.chunk_progress.ChunkProgress``; ``None``
+    #: outside a worker). An action that sends messages one by one asks
+    #: ``await progress.may_send(target)`` before handing each out — on ``False`` it leaves
+    #: the target unsent, with ``progress.not_sent(target)`` as its outcome — and calls
+    #: ``progress.report(outcome)`` as soon as a target's outcome is final, so that the
+    #: ledger records it at once (a crash then sends again only what was under way).
+    progress: Any = None
 
     def sender_for(self, target: Target) -> Sender:
         """Who ``target``'s message comes from (and whom its replies reach)."""

@@ -1,4 +1,5 @@
-"""Executing one chunk: claim → the action type's ``execute`` → record outcomes.
+"""Executing one chunk: claim → the action type's ``execute`` → record outcomes, as they
+come and under a lease kept alive meanwhile (``chunk_progress.ChunkProgress``).
 
 Called by the worker's generic actor; safe to call twice for the same chunk (a second
 call finds nothing left to claim) and after a crash (expired leases are re-claimed).
@@ -14,6 +15,7 @@ from drumbeat.platform import ledger
 from drumbeat.platform.actions import MESSAGE, ActionContext, Outcome, Target
 from drumbeat.platform.campaign_info import load_campaign_info
 from drumbeat.platform.campaigns import complete_finished
+from drumbeat.platform.chunk_progress import ChunkProgress
 from drumbeat.platform.personalisation import empty_data, target_data, target_sender
 from drumbeat.platform.runtime import Platform
 from drumbeat.platform.suppression import Suppressions
@@ -34,19 +36,28 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
         return 0  # deleted, or not running (the reconciler resumes it when it runs again)
     settings = platform.settings
     exhausted = await ledger.fail_exhausted(db, chunk, settings.max_attempts, platform.publish)
-    claim = await ledger.claim(db, chunk, settings.lease_seconds)
+    claim = await ledger.claim(db, chunk, settings.lease_seconds, settings.chunk_size)
     if claim.rows:
         action_type = platform.plugins.action_type(step["action_type"])
-        ctx = _context(platform, action_type, campaign, chunk.step_id, step["config"])
-        targets = await _targets(platform, chunk, campaign, claim.rows)
-        try:
-            outcomes = list(await action_type.execute(ctx, targets))
-        except Exception as exc:  # the whole batch failed: retry it later
-            log.exception("action %s failed for chunk %s", step["action_type"], chunk)
-            outcomes = [Outcome.retry(t, f"{type(exc).__name__}: {exc}") for t in targets]
-        await ledger.record(db, claim, _complete(targets, outcomes), ledger.Backoff.of(settings),
-                            campaign_id=chunk.campaign_id, publish=platform.publish,
-                            done_event="SENT" if action_type.delivery_kind == MESSAGE else "DONE")
+        backoff = ledger.Backoff.of(settings)
+        done_event = "SENT" if action_type.delivery_kind == MESSAGE else "DONE"
+
+        async def record(outcomes: list[Outcome]) -> None:
+            await ledger.record(db, claim, outcomes, backoff, campaign_id=chunk.campaign_id,
+                                publish=platform.publish, done_event=done_event)
+
+        async with ChunkProgress(db, claim, record, campaign_id=chunk.campaign_id,
+                                 step_id=chunk.step_id, lease_seconds=settings.lease_seconds,
+                                 max_unrecorded=settings.max_unrecorded) as progress:
+            ctx = _context(platform, action_type, campaign, chunk.step_id, step["config"],
+                           progress)
+            targets = await _targets(platform, chunk, campaign, claim.rows)
+            try:
+                outcomes = list(await action_type.execute(ctx, targets))
+            except Exception as exc:  # the whole batch failed: retry it later
+                log.exception("action %s failed for chunk %s", step["action_type"], chunk)
+                outcomes = [Outcome.retry(t, f"{type(exc).__name__}: {exc}") for t in targets]
+            await progress.finish(_complete(targets, outcomes))
         await _after_record(action_type, ctx, targets, outcomes)
     handled = exhausted + len(claim.rows)
     if handled:
@@ -55,8 +66,8 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
     return handled
 
 
-def _context(platform: Platform, action_type, campaign, step_id: int, raw_config
-             ) -> ActionContext:
+def _context(platform: Platform, action_type, campaign, step_id: int, raw_config,
+             progress: ChunkProgress | None = None) -> ActionContext:
     return ActionContext(
         campaign=campaign,
         step_id=step_id,
@@ -67,6 +78,7 @@ def _context(platform: Platform, action_type, campaign, step_id: int, raw_config
         suppression=Suppressions(platform.db),
         db=platform.db,
         publish=platform.events.publish,
+        progress=progress,
     )
 
 

@@ -51,24 +51,38 @@ class Chunk:
 class Backoff:
     """How long a retried delivery waits before it is enqueued again:
     ``min(base × 2^(attempt-1), cap)``, jittered to between half and all of that so the
-    retries of one failing server spread out instead of arriving together."""
+    retries of one failing server spread out instead of arriving together.
+
+    A delivery deferred by an outage (``Outcome.deferred``) waits by how long the outage
+    has lasted instead — ``min(max(base, elapsed), cap)``, jittered the same way — and uses
+    no attempt until it lasted ``outage_window`` seconds."""
 
     base: float = 30.0
     cap: float = 3600.0
+    outage_window: float = 86400.0
 
     @classmethod
     def of(cls, settings) -> "Backoff":
-        return cls(settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
+        return cls(settings.retry_backoff_seconds, settings.retry_backoff_max_seconds,
+                   settings.outage_window_seconds)
 
     def delay(self, attempt: int) -> float:
-        full = min(self.base * 2.0 ** min(max(attempt - 1, 0), 62), self.cap)
-        return full / 2 + random.uniform(0, full / 2)
+        return _jitter(min(self.base * 2.0 ** min(max(attempt - 1, 0), 62), self.cap))
+
+    def outage_delay(self, elapsed: float) -> float:
+        return _jitter(min(max(self.base, elapsed), self.cap))
+
+
+def _jitter(full: float) -> float:
+    return full / 2 + random.uniform(0, full / 2)
 
 
 @dataclass(frozen=True)
 class Claim:
     token: str
     rows: list[dict]
+    #: Epoch seconds when the lease ends, unless renewed (``chunk_progress.ChunkProgress``).
+    until: float = 0.0
 
 
 def utcnow() -> datetime:
@@ -171,12 +185,15 @@ async def fail_exhausted(db: Database, chunk: Chunk, max_attempts: int,
     return len(rows)
 
 
-async def claim(db: Database, chunk: Chunk, lease_seconds: float) -> Claim:
-    """Atomically claim the claimable rows of ``chunk`` under a fresh lease and token —
-    none while the campaign is not RUNNING (paused or cancelled meanwhile), except for an
-    ad-hoc step (``campaignSendNow``), which runs in any state but CANCELLED."""
+async def claim(db: Database, chunk: Chunk, lease_seconds: float, limit: int) -> Claim:
+    """Atomically claim at most ``limit`` (the chunk size) claimable rows of ``chunk``, in id
+    order, under a fresh lease and token — none while the campaign is not RUNNING (paused
+    or cancelled meanwhile), except for an ad-hoc step (``campaignSendNow``), which runs in
+    any state but CANCELLED. (A chunk's id range may hold more claimable rows than it was
+    cut for — retries come due at their own times — and those have their own messages.)"""
     token = secrets.token_hex(16)
     now = time.time()
+    until = now + lease_seconds
     lock = "FOR UPDATE SKIP LOCKED" if db.dialect == "postgres" else ""
     rows = await db.fetch(
         f"""
@@ -185,16 +202,35 @@ async def claim(db: Database, chunk: Chunk, lease_seconds: float) -> Claim:
         WHERE id IN (
             SELECT id FROM drumbeat_delivery
             WHERE step = {{}} AND id BETWEEN {{}} AND {{}} AND {CLAIMABLE}
+            ORDER BY id LIMIT {{}}
             {lock}
         ) AND {CLAIMABLE}
           AND EXISTS (SELECT 1 FROM drumbeat_campaign c WHERE c.id = {{}} AND {RUNS})
-        RETURNING id, recipient, target_kind, target_id, address, attempts, entry_no
+        RETURNING id, recipient, target_kind, target_id, address, attempts, entry_no,
+                  deferred_since
         """,
-        token, now + lease_seconds, chunk.step_id, chunk.first_id, chunk.last_id, now, now,
+        token, until, chunk.step_id, chunk.first_id, chunk.last_id, now, now, limit,
         now, now, chunk.campaign_id, chunk.step_id,
     )
     rows.sort(key=lambda r: r["id"])
-    return Claim(token, rows)
+    return Claim(token, rows, until)
+
+
+async def renew(db: Database, claim: Claim, lease_seconds: float) -> tuple[set[int], float]:
+    """Extend the lease of the rows ``claim`` still holds while their campaign may run
+    (the same rule as :func:`claim`); returns (their ids, the new end of the lease)."""
+    until = time.time() + lease_seconds
+    rows = await db.fetch(
+        f"""
+        UPDATE drumbeat_delivery SET lease_until = {{}}
+        WHERE claim_token = {{}} AND state = 'claimed'
+          AND EXISTS (SELECT 1 FROM drumbeat_campaign c WHERE c.id = drumbeat_delivery.campaign
+                      AND {RUNS.format("drumbeat_delivery.step")})
+        RETURNING id
+        """,
+        until, claim.token,
+    )
+    return {r["id"] for r in rows}, until
 
 
 async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
@@ -211,8 +247,8 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
     order as one ``{"type": "events", "events": [...]}`` message.
     """
     finished = utcnow()
-    attempts = {row["id"]: row["attempts"] for row in claim.rows}
-    done, persists, failed, retry = [], {}, {}, {}
+    done, persists, failed = [], {}, {}
+    retry, announced = _retries(claim, outcomes, backoff)
     for o in outcomes:
         if o.status == "done":
             done.append((o.message_id, finished, o.delivery_id, claim.token))
@@ -220,11 +256,6 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
                 persists[o.delivery_id] = o.persist
         elif o.status == "failed":
             failed[o.delivery_id] = ((o.error or "failed")[:2000],)
-        else:
-            after = (o.retry_after if o.retry_after is not None
-                     else backoff.delay(attempts.get(o.delivery_id, 1)))
-            due = time.time() + after
-            retry[o.delivery_id] = ((o.error or "retry")[:2000], due, due, 0 if o.counts else 1)
     async with AsyncExitStack() as turn:
         async with db.transaction():
             done_ids = {d[2] for d in done}  # only marking rows done needs their recipients
@@ -244,8 +275,9 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
                 db, claim, retry, "state = 'pending', last_error = CASE id {TEXT} END, "
                 "lease_until = CASE id {DOUBLE PRECISION} END, "
                 "retry_at = CASE id {DOUBLE PRECISION} END, "
-                "attempts = attempts - CASE id {INTEGER} END")
-            counted = [i for i in back if retry[i][3] == 0]
+                "attempts = attempts - CASE id {INTEGER} END, "
+                "deferred_since = CASE id {DOUBLE PRECISION} END")
+            counted = [i for i in back if i in announced]
             # Last in the transaction: the campaign's turn (in this process) and its lock
             # (across processes) are held only while its events are written and committed.
             await turn.enter_async_context(event_writes(db, campaign_id))
@@ -254,6 +286,39 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
             sent = await frames(db, events)
         if sent and publish is not None:
             await publish_frames(publish, sent[0]["campaignId"], sent)
+
+
+def _retries(claim: Claim, outcomes: Sequence[Outcome], backoff: Backoff
+             ) -> tuple[dict[int, tuple], set[int]]:
+    """The retry outcomes as ``_set_held`` values {id: (error, lease_until, retry_at,
+    attempts to give back, deferred_since)}, and the ids whose retry gets a DEFERRED event:
+    a counted retry, and the first deferral of an outage (later ones of the same outage
+    say nothing new)."""
+    now = time.time()
+    rows = {row["id"]: row for row in claim.rows}
+    retry: dict[int, tuple] = {}
+    announced: set[int] = set()
+    for o in outcomes:
+        if o.status != "retry":
+            continue
+        row = rows.get(o.delivery_id, {})
+        since = row.get("deferred_since")
+        counts = o.counts
+        if o.outage:
+            elapsed = now - since if since is not None else 0.0
+            counts = elapsed >= backoff.outage_window  # a long outage uses attempts again
+            after = o.retry_after if o.retry_after is not None else backoff.outage_delay(elapsed)
+            since = now if since is None else since
+        else:
+            after = (o.retry_after if o.retry_after is not None
+                     else backoff.delay(row.get("attempts", 1)))
+            if counts:
+                since = None  # the server answered: no outage any more
+        if counts or (o.outage and row.get("deferred_since") is None):
+            announced.add(o.delivery_id)
+        due = now + after
+        retry[o.delivery_id] = ((o.error or "retry")[:2000], due, due, 0 if counts else 1, since)
+    return retry, announced
 
 
 async def _set_held(db: Database, claim: Claim, values: dict[int, tuple], assignments: str,

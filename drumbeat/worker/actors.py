@@ -30,7 +30,9 @@ class Actors:
 
 def declare_actors(broker: dramatiq.Broker, platform: Platform, bridge: LoopBridge | None) -> Actors:
     """Declare the actors on ``broker``. ``bridge`` is None in a process that only sends."""
-    time_limit_ms = int(platform.settings.lease_seconds * 1000)
+    # A chunk renews its lease while it works (``chunk_progress``), so it may run longer
+    # than one lease; this only ends a chunk that hangs.
+    time_limit_ms = int(platform.settings.lease_seconds * 10 * 1000)
 
     def process_chunk(campaign_id: int, step_id: int, first_id: int, last_id: int) -> None:
         assert bridge is not None, "this process does not consume messages"

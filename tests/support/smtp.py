@@ -9,6 +9,7 @@ and ``+policy`` a 554 (refused, but not for the mailbox) — for retry and failu
 from __future__ import annotations
 
 import email
+import email.policy
 import socket
 import threading
 import time
@@ -73,18 +74,23 @@ class SmtpSink:
         self._lock = threading.Lock()
         self._messages: list[Received] = []
         self._attempts: dict[str, int] = {}
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller: Controller | None = None
 
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> "SmtpSink":
+        """Listen (again, after :meth:`stop`: an outage ends) on the sink's port."""
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
         self._controller.start()
         return self
 
     def stop(self) -> None:
-        self._controller.stop()
+        """Stop listening and drop the open sessions (an outage begins)."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
     def add(self, received: Received) -> None:
         with self._lock:

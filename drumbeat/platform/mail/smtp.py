@@ -2,8 +2,10 @@
 limits.
 
 Up to ``connections`` lanes take envelopes from the batch in turn, each on a pooled
-session. A 4xx reply, a lost connection or a timeout makes a delivery retryable (the
-platform backs off); a 5xx reply fails it with the server's code and text, and the rest of
+session. A connection-level failure — refused, reset, a timeout, a 421 — defers a
+delivery (``Outcome.deferred``: retried without using an attempt while the outage lasts
+less than ``DRUMBEAT_OUTAGE_WINDOW_SECONDS``); another 4xx reply makes it retryable (the
+platform backs off, an attempt used); a 5xx reply fails it with the server's code and text, and the rest of
 the batch goes on. A refused mailbox (550/551/553 on RCPT) is a hard bounce. A session
 reused from the pool that turns out dead before the message's content was written is
 reconnected and the message sent in place (the server cannot have accepted it, so nothing
@@ -44,7 +46,10 @@ class SmtpTransport:
 
         return (self._pool or default_pool)(self.server)
 
-    async def send(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
+    async def send(self, envelopes: Sequence[Envelope], progress=None) -> list[SendResult]:
+        """Send ``envelopes``; with ``progress`` (``ActionContext.progress``) each message
+        is handed out only when ``progress.may_send`` allows it, and each result is
+        reported as soon as the server answered."""
         if not envelopes:
             return []
         pool = self.pool()
@@ -73,6 +78,9 @@ class SmtpTransport:
                         if not queue:  # the other lanes sent the rest meanwhile
                             break
                     index, envelope = queue.popleft()
+                    if progress is not None and not await progress.may_send(envelope.target):
+                        results[index] = SendResult(progress.not_sent(envelope.target))
+                        continue
                     if pacer is not None:
                         try:
                             await pacer.turn()
@@ -82,6 +90,8 @@ class SmtpTransport:
                             deferred.append(exc.after)
                             return
                     results[index], usable = await self._deliver(session, envelope)
+                    if progress is not None:
+                        progress.report(results[index].outcome)
                     if not usable:
                         await pool.discard(session)
                         session = None
@@ -97,13 +107,13 @@ class SmtpTransport:
         lanes = min(self.connections, len(envelopes))
         await asyncio.gather(*(lane(k == 0) for k in range(lanes)))
         after = max(deferred) if deferred else None
-        # Held back by the rate or connection limits alone: not the message's fault, so the
-        # retry does not use up one of its attempts (a lost server does).
-        counts = bool(broken) or not why
+        # Held back by the rate or connection limits alone, or the server unreachable: not
+        # the message's fault, so the retry uses up none of its attempts.
         for index, envelope in queue:
-            results[index] = SendResult(Outcome.retry(
-                envelope.target, why[-1] if why else "SMTP: not sent", after=after,
-                counts=counts))
+            reason = why[-1] if why else "SMTP: not sent"
+            results[index] = SendResult(
+                Outcome.deferred(envelope.target, reason) if broken
+                else Outcome.retry(envelope.target, reason, after=after, counts=False))
         return [r for r in results if r is not None]
 
     async def _deliver(self, session: Session, envelope: Envelope) -> tuple[SendResult, bool]:
@@ -117,7 +127,7 @@ class SmtpTransport:
             try:
                 session.connection = await SmtpSession.open(self.server.client())
             except _LOST as exc:
-                return SendResult(Outcome.retry(envelope.target, f"SMTP connect: {exc}")), False
+                return SendResult(Outcome.deferred(envelope.target, f"SMTP connect: {exc}")), False
 
 
 async def _send_one(connection: SmtpSession, envelope: Envelope
@@ -132,15 +142,18 @@ async def _send_one(connection: SmtpSession, envelope: Envelope
         reason = f"{'RCPT ' if on_rcpt else ''}{exc.code} {exc.text}"
         return _by_code(target, exc.code, reason, on_rcpt=on_rcpt), usable, False
     except SessionLost as exc:
-        return (SendResult(Outcome.retry(target, f"SMTP: {exc}")), False, exc.before_data)
+        return (SendResult(Outcome.deferred(target, f"SMTP: {exc}")), False, exc.before_data)
     except ValueError as exc:  # an address that cannot go on the wire (nothing was sent)
         return SendResult(Outcome.failed(target, f"SMTP: {exc}")), True, False
     except _LOST as exc:
-        return SendResult(Outcome.retry(target, f"SMTP: {type(exc).__name__}: {exc}")), False, False
+        return (SendResult(Outcome.deferred(target, f"SMTP: {type(exc).__name__}: {exc}")),
+                False, False)
     return SendResult(Outcome.done(target, envelope.message_id)), True, False
 
 
 def _by_code(target: Target, code: int, reason: str, on_rcpt: bool = False) -> SendResult:
+    if code == 421:  # the server is shutting the session down: an outage, not the message
+        return SendResult(Outcome.deferred(target, f"SMTP {reason}"))
     if 400 <= code < 500:
         return SendResult(Outcome.retry(target, f"SMTP {reason}"))
     return SendResult(Outcome.failed(target, f"SMTP {reason}"),

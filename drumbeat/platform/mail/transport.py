@@ -81,8 +81,18 @@ class OutboxTransport:
     def __init__(self, folder: str):
         self.folder = Path(folder)
 
-    async def send(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
-        return await asyncio.to_thread(self._write_all, envelopes)
+    async def send(self, envelopes: Sequence[Envelope], progress=None) -> list[SendResult]:
+        if progress is None:
+            return await asyncio.to_thread(self._write_all, envelopes)
+        results = []
+        for envelope in envelopes:  # one by one, through the chunk's gate
+            if not await progress.may_send(envelope.target):
+                results.append(SendResult(progress.not_sent(envelope.target)))
+                continue
+            [result] = await asyncio.to_thread(self._write_all, [envelope])
+            progress.report(result.outcome)
+            results.append(result)
+        return results
 
     def _write_all(self, envelopes: Sequence[Envelope]) -> list[SendResult]:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -49,6 +49,9 @@ class Delivery(Table, tablename="drumbeat_delivery"):
     attempts = Integer(default=0)
     lease_until = DoublePrecision(null=True, default=None)
     retry_at = DoublePrecision(null=True, default=None)  # epoch s: a retry is not claimable before
+    #: epoch s: when a run of connection-level failures (an SMTP outage) began; NULL when
+    #: the delivery is not deferred by one (see ``ledger.record``).
+    deferred_since = DoublePrecision(null=True, default=None)
     claim_token = Varchar(length=32, null=True, default=None)
     last_error = Text(null=True, default=None)
     message_id = Varchar(length=255, null=True, default=None)

@@ -140,7 +140,7 @@ class EmailAction(ActionType):
                                                              chosen)
         await save_tracked_links(links)  # before sending: a click may come at once
         transport = transport_for(ctx.settings.smtp_url, ctx.settings.smtp_connections)
-        results = await transport.send(envelopes)
+        results = await transport.send(envelopes, ctx.progress)
         recipients = {e.target.delivery_id: e.recipient for e in envelopes}
         for result in results:
             if result.hard_bounce and suppression:

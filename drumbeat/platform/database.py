@@ -14,6 +14,8 @@ Hot paths (the deliveries ledger) use raw SQL through :class:`Database`, written
 
 from __future__ import annotations
 
+import contextlib
+
 import re
 import sqlite3
 from contextlib import asynccontextmanager
@@ -165,6 +167,8 @@ class Database:
 
     def transaction(self):
         """A transaction (IMMEDIATE on SQLite); nested calls join the outer one."""
+        if self.dialect == "postgres":
+            return _PostgresTransaction(self.engine)
         return self.engine.transaction()
 
     def compile(self, sql: str) -> str:
@@ -208,3 +212,35 @@ async def connect(settings: Settings, extra_tables: Iterable[type] = ()) -> Data
     database = Database(engine, settings)
     await database.start()
     return database
+
+
+class _PostgresTransaction:
+    """Piccolo's PostgreSQL transaction, made safe against a lost connection.
+
+    When its ROLLBACK or COMMIT fails — the server restarted, the session was terminated —
+    Piccolo leaves the dead transaction current in the task's context and its connection
+    out of the pool: every later query of that task (a worker's recorder, the reconciler)
+    then fails with "connection has been released back to the pool". Here the transaction
+    stops being current and its connection goes back to the pool (which replaces a closed
+    one) whatever happens, so the next attempt gets a fresh connection."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self._inner = engine.transaction()
+
+    async def __aenter__(self):
+        return await self._inner.__aenter__()
+
+    async def __aexit__(self, *exc) -> bool:
+        try:
+            return await self._inner.__aexit__(*exc)
+        except BaseException:
+            inner = self._inner
+            if getattr(inner, "_parent", None) is None and hasattr(inner, "context"):
+                if self._engine.current_transaction.get() is inner:
+                    self._engine.current_transaction.reset(inner.context)
+                connection = getattr(inner, "connection", None)
+                if connection is not None and self._engine.pool is not None:
+                    with contextlib.suppress(Exception):
+                        await self._engine.pool.release(connection)
+            raise

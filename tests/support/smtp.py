@@ -13,7 +13,7 @@ import email.policy
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 
 from aiosmtpd.controller import Controller
@@ -24,6 +24,7 @@ class Received:
     mail_from: str
     rcpt_to: tuple[str, ...]
     message: Message
+    at: float = field(default_factory=time.time)  # epoch s when the server accepted it
 
     @property
     def message_id(self) -> str:

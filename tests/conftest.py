@@ -195,3 +195,14 @@ async def member_token(server: LiveServer, role: str = "MARKETER", name: str | N
 async def admin_api(server) -> GraphQLClient:
     _, token = await member_token(server, "ADMIN")
     return GraphQLClient(server.url, token)
+
+
+@pytest.fixture
+def scaled_backend(request):
+    """The session backend, only when it is PostgreSQL + a Redis broker."""
+    database = os.environ.get("DRUMBEAT_TEST_DATABASE_URL", "")
+    broker = os.environ.get("DRUMBEAT_TEST_BROKER_URL", "")
+    if not (database.startswith("postgres") and broker.startswith(("redis:", "rediss:"))):
+        pytest.skip("requires PostgreSQL + Redis broker "
+                    "(set DRUMBEAT_TEST_DATABASE_URL / DRUMBEAT_TEST_BROKER_URL)")
+    return request.getfixturevalue("backend")  # recreated + migrated database, flushed queue

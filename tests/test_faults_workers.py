@@ -22,9 +22,7 @@ import pytest
 
 from tests.conftest import unique
 from tests.support.graphql import GraphQLClient
-from tests.support.processes import (  # noqa: F401 - scaled_backend is a fixture
-    Proc, create_token, ledger_rows, scaled_backend, wait_ready, worker_env,
-)
+from tests.support.processes import Proc, create_token, ledger_rows, wait_ready, worker_env
 from tests.support.queries import (
     CAMPAIGN, LAUNCH, add_recipients, create_campaign, create_contacts, db_id, make_ready,
 )

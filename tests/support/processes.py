@@ -11,22 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import SECRET, unique
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-@pytest.fixture
-def scaled_backend(request):
-    """The session backend, only when it is PostgreSQL + a Redis broker."""
-    database = os.environ.get("DRUMBEAT_TEST_DATABASE_URL", "")
-    broker = os.environ.get("DRUMBEAT_TEST_BROKER_URL", "")
-    if not (database.startswith("postgres") and broker.startswith(("redis:", "rediss:"))):
-        pytest.skip("requires PostgreSQL + Redis broker "
-                    "(set DRUMBEAT_TEST_DATABASE_URL / DRUMBEAT_TEST_BROKER_URL)")
-    return request.getfixturevalue("backend")  # recreated + migrated database, flushed queue
 
 
 class Proc:

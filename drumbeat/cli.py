@@ -1,5 +1,5 @@
-"""The ``drumbeat`` command: serve | worker | migrate | demo | token | plugins | schema |
-import | export."""
+"""The ``drumbeat`` command: serve | worker | migrate | demo | token | signing-key | plugins |
+schema | import | export."""
 
 from __future__ import annotations
 
@@ -150,6 +150,24 @@ def token_create(
         return await issue_token(member, label)
 
     print(_with_platform(_settings(), work), flush=True)
+
+
+@app.command("signing-key")
+def signing_key(kind: str = typer.Argument(..., help="trigger or inbound")) -> None:
+    """Print the kid and the signing key that senders of triggers (or of the mail provider's
+    inbound events) sign their requests with (see the README, "Signed requests")."""
+    from drumbeat.platform.tracking.signed_requests import LABELS, signing_key as key_of
+    from drumbeat.platform.tracking.tokens import keyring_for
+
+    if kind not in LABELS:
+        err.print(f"[red]unknown kind {kind!r}[/red]: {' or '.join(LABELS)}")
+        raise typer.Exit(2)
+    try:
+        current = keyring_for(_settings()).current
+    except SettingsError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    print(f"kid={current.kid} key={key_of(current.secret, kind)}", flush=True)
 
 
 @app.command()

@@ -18,7 +18,7 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from drumbeat.platform.tables.tracking import EventType
-from drumbeat.platform.tracking import hits, inbound
+from drumbeat.platform.tracking import hits, inbound, signed_requests
 from drumbeat.platform.tracking.events import client_hash
 from drumbeat.platform.tracking.tokens import keyring_for
 from drumbeat.trigger_routes import trigger_webhook
@@ -117,14 +117,10 @@ async def inbound_webhook(request: Request) -> Response:
     """A reply, bounce, delivery or complaint from the mail provider (HMAC-signed)."""
     platform = request.app.state.platform
     keyring = keyring_for(platform.settings)
-    body = b""
     try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > inbound.MAX_BODY_BYTES:
-                raise inbound.InboundError(413, "the body is too large")
-        inbound.verify(keyring, request.headers.get("drumbeat-signature"), body)
-        status = await inbound.handle(platform, keyring, inbound.parse(body))
+        body, signed_at = await signed_requests.verified_body(
+            request, inbound.KIND, keyring, inbound.MAX_BODY_BYTES)
+        status = await inbound.handle(platform, keyring, inbound.parse(body), signed_at)
     except inbound.InboundError as exc:
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
     return JSONResponse({"status": status})

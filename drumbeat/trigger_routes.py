@@ -2,17 +2,23 @@
 a newsletter signup, a download) enrolling a person into a RUNNING workflow campaign.
 
 ``{campaign}`` is the campaign's global id or its numeric id. Body (JSON):
-``{"event": "FORM_SUBMITTED" | "NEWSLETTER_SIGNUP" | "DOWNLOAD" | "OTHER",
-"contact": {"email", "firstName", "lastName", "phone", …}, "asLead": false}``.
+``{"id": the sender's id of this event, "event": "FORM_SUBMITTED" | "NEWSLETTER_SIGNUP" |
+"DOWNLOAD" | "OTHER", "contact": {"email", "firstName", "lastName", "phone", …},
+"asLead": false}``.
 
-Authentication: header ``Drumbeat-Signature: kid=<kid>,t=<unix seconds>,v1=<sig>`` exactly
-as the inbound webhooks (:mod:`drumbeat.platform.tracking.inbound`) but with the trigger
-key: HMAC-SHA256(the ``DRUMBEAT_SECRET_KEYS`` entry's secret, "drumbeat-trigger") — so a
-webhook signature is no trigger signature, and keys rotate the same way.
+Authentication: header ``Drumbeat-Signature: kid=<kid>,t=<unix seconds>,v2=<hex>`` over
+``v2:<t>:POST:<path, e.g. /triggers/42>:<raw body>`` with the ``trigger`` signing key (see
+:mod:`drumbeat.platform.tracking.signed_requests`): the signature names the campaign, so
+it enrols into no other one, and a webhook's signature is no trigger's.
 
-Answers: 200 ``{"enrolled", "reason", "enrollmentId", "contactId", "leadId", "created"}``
-(ids are global ids); 400 naming the field; 401 for a bad signature; 404 for an unknown
-campaign; 409 when the campaign is not RUNNING or has no workflow; 413 for a large body.
+Each ``id`` enrols once per campaign (:mod:`drumbeat.platform.tracking.inbound_ids`): a
+repeat — a replay, or the sender's retry — is answered 200 ``{"status": "duplicate",
+"enrolled": false, "reason": "DUPLICATE", …}`` and changes nothing.
+
+Answers: 200 ``{"status": "recorded" | "duplicate", "enrolled", "reason", "enrollmentId",
+"contactId", "leadId", "created"}`` (ids are global ids); 400 naming the field; 401 for a
+bad signature; 404 for an unknown campaign; 409 when the campaign is not RUNNING or has no
+workflow; 413 for a large body.
 """
 
 from __future__ import annotations
@@ -24,13 +30,13 @@ from starlette.responses import JSONResponse, Response
 from strawberry import relay
 
 from drumbeat.platform.errors import DomainError, ErrorCode
-from drumbeat.platform.tracking import inbound
-from drumbeat.platform.tracking.inbound import InboundError
+from drumbeat.platform.tracking import inbound_ids, signed_requests
+from drumbeat.platform.tracking.signed_requests import InboundError
 from drumbeat.platform.tracking.tokens import Keyring, keyring_for
 from drumbeat.platform.workflows import triggers
 
 MAX_BODY_BYTES = 16_000
-_KEY_LABEL = b"drumbeat-trigger"
+KIND = "trigger"
 _FIELDS = {"email": "email", "firstName": "first_name", "lastName": "last_name",
            "phone": "phone", "jobTitle": "job_title", "language": "language",
            "timezone": "timezone", "country": "country", "city": "city",
@@ -38,14 +44,15 @@ _FIELDS = {"email": "email", "firstName": "first_name", "lastName": "last_name",
 _STATUS = {ErrorCode.NOT_FOUND: 404, ErrorCode.INVALID_STATE: 409}
 
 
-def sign(keyring: Keyring, body: bytes, at: int | None = None) -> str:
-    """The ``Drumbeat-Signature`` header of a trigger ``body`` (for senders and tests)."""
-    return inbound.sign(keyring, body, at, label=_KEY_LABEL)
+def path(campaign: str | int) -> str:
+    """The path a trigger for ``campaign`` (its numeric or global id) is sent to."""
+    return f"/triggers/{campaign}"
 
 
-def verify(keyring: Keyring, header: str | None, body: bytes, now: float | None = None) -> None:
-    """Raise :class:`InboundError` (401) unless ``header`` signs ``body`` as a trigger."""
-    inbound.verify(keyring, header, body, now, label=_KEY_LABEL)
+def sign(keyring: Keyring, campaign: str | int, body: bytes, at: int | None = None) -> str:
+    """The ``Drumbeat-Signature`` header of a trigger ``body`` for ``POST
+    /triggers/<campaign>`` (for Python senders and tests)."""
+    return signed_requests.sign(keyring, KIND, "POST", path(campaign), body, at)
 
 
 def _campaign_id(value: str) -> int:
@@ -60,13 +67,14 @@ def _campaign_id(value: str) -> int:
     return int(gid.node_id)
 
 
-def _parse(body: bytes) -> tuple[str, dict, bool]:
+def _parse(body: bytes) -> tuple[str, str, dict, bool]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise InboundError(400, "the body is not JSON") from None
     if not isinstance(data, dict):
         raise InboundError(400, "the body is not a JSON object")
+    event_id = signed_requests.event_id(data.get("id"))
     event, person, as_lead = data.get("event"), data.get("contact"), data.get("asLead", False)
     if event not in triggers.EVENTS:
         raise InboundError(400, f"event: one of {', '.join(triggers.EVENTS)}")
@@ -81,7 +89,7 @@ def _parse(body: bytes) -> tuple[str, dict, bool]:
         if value is not None and not isinstance(value, str):
             raise InboundError(400, f"contact.{name}: text")
         values[_FIELDS[name]] = value
-    return event, values, as_lead
+    return event_id, event, values, as_lead
 
 
 def _gid(type_name: str, value: int | None) -> str | None:
@@ -91,16 +99,14 @@ def _gid(type_name: str, value: int | None) -> str | None:
 async def trigger_webhook(request: Request) -> Response:
     platform = request.app.state.platform
     keyring = keyring_for(platform.settings)
-    body = b""
     try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise InboundError(413, "the body is too large")
-        verify(keyring, request.headers.get("drumbeat-signature"), body)
+        body, signed_at = await signed_requests.verified_body(request, KIND, keyring,
+                                                              MAX_BODY_BYTES)
         campaign_id = _campaign_id(request.path_params["campaign"])
-        event, person, as_lead = _parse(body)
-        result = await triggers.enroll_public(platform, campaign_id, event, person, as_lead)
+        event_id, event, person, as_lead = _parse(body)
+        once = triggers.Once(inbound_ids.trigger_scope(campaign_id), event_id, signed_at)
+        result = await triggers.enroll_public(platform, campaign_id, event, person, as_lead,
+                                              once)
     except InboundError as exc:
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
     except DomainError as exc:
@@ -110,6 +116,7 @@ async def trigger_webhook(request: Request) -> Response:
                              "code": problem.code.value, "field": field or None},
                             status_code=_STATUS.get(problem.code, 400))
     return JSONResponse({
+        "status": "duplicate" if result.duplicate else "recorded",
         "enrolled": result.enrolled, "reason": result.reason,
         "enrollmentId": _gid("Enrollment", result.enrollment_id),
         "contactId": _gid("Contact", result.contact_id), "leadId": _gid("Lead", result.lead_id),

@@ -70,12 +70,14 @@ async def _running(api: GraphQLClient, tag: str, launch: bool = True) -> str:
 
 async def _post(server, campaign: str, body: dict, keyring=KEYRING, header: str | None = None
                 ) -> httpx.Response:
-    raw = json.dumps(body).encode()
+    """POST a trigger (with a new event id unless ``body`` has one), signed unless
+    ``header`` is given."""
+    raw = json.dumps({"id": unique("trigger"), **body}).encode()
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         return await http.post(f"/triggers/{campaign}", content=raw, headers={
             "Content-Type": "application/json",
             "Drumbeat-Signature": header if header is not None
-            else trigger_routes.sign(keyring, raw)})
+            else trigger_routes.sign(keyring, campaign, raw)})
 
 
 async def _enrollment(server, campaign: str, email: str) -> dict | None:
@@ -111,18 +113,20 @@ async def test_a_signed_signup_is_created_enrolled_and_emailed(make_server, smtp
     email = f"{tag}-new@example.org"
 
     # A forged signature, a webhook key's signature, no signature: 401 and nothing created.
-    body = {"event": "NEWSLETTER_SIGNUP", "contact": {"email": email, "firstName": "Nina"}}
+    body = {"id": f"{tag}-forged", "event": "NEWSLETTER_SIGNUP",
+            "contact": {"email": email, "firstName": "Nina"}}
     raw = json.dumps(body).encode()
-    good = trigger_routes.sign(KEYRING, raw)
-    for header in (good[:-2] + ("AA" if not good.endswith("AA") else "BB"),
-                   inbound.sign(KEYRING, raw), ""):
+    good = trigger_routes.sign(KEYRING, campaign, raw)
+    for header in (good[:-2] + ("00" if not good.endswith("00") else "11"),
+                   inbound.sign(KEYRING, raw, path=f"/triggers/{campaign}"), ""):
         response = await _post(server, campaign, body, header=header)
         assert response.status_code == 401, response.text
     assert await server.call(server.platform.db.fetchval(
         "SELECT count(*) FROM drumbeat_contact WHERE email = {}", email)) == 0
 
-    response = await _post(server, campaign, {**body, "contact": {**body["contact"],
-                                                                  "email": email.upper()}})
+    response = await _post(server, campaign, {**body, "id": f"{tag}-first",
+                                              "contact": {**body["contact"],
+                                                          "email": email.upper()}})
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["enrolled"] is True and answer["created"] is True and answer["reason"] is None

@@ -4,7 +4,8 @@ Every ``reconcile_interval_seconds`` it takes back ledger rows of running campai
 lease (claimed) or hold (pending, already enqueued once) expired, enqueues chunks for
 them, skips what a dead worker held for a cancelled campaign, completes campaigns whose
 deliveries are all final, and launches READY campaigns whose scheduled start has come, and takes the due workflow
-transitions (``workflows.scheduler.tick``). Several reconcilers may run
+transitions (``workflows.scheduler.tick``), and forgets inbound ids past their retention
+(``tracking.inbound_ids``). Several reconcilers may run
 at once (one per worker process): the take-back is one atomic UPDATE … RETURNING.
 """
 
@@ -17,6 +18,7 @@ from drumbeat.platform import delivery_tally, ledger
 from drumbeat.platform.campaigns import complete_finished
 from drumbeat.platform.lifecycle import launch_due
 from drumbeat.platform.runtime import Platform
+from drumbeat.platform.tracking import inbound_ids
 from drumbeat.platform.workflows.scheduler import drain as workflow_drain
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ async def reconcile_once(platform: Platform) -> int:
     await complete_finished(platform)
     await launch_due(platform)
     await workflow_drain(platform)  # workflow transitions whose time has come
+    await inbound_ids.purge(platform.db)
     return len(rows)
 
 

@@ -1,17 +1,18 @@
 """Inbound webhooks: replies, bounces, deliveries and complaints reported by the mail
 provider (or a small script on the mail server) to ``POST /webhooks/inbound``.
 
-Authentication: header ``Drumbeat-Signature: kid=<kid>,t=<unix seconds>,v1=<sig>`` where
-``sig`` is base64url(HMAC-SHA256(webhook key, "<t>." + raw body)) and the webhook key of a
-``DRUMBEAT_SECRET_KEYS`` entry is HMAC-SHA256(its secret, "drumbeat-inbound-webhook") —
-so keys rotate exactly like tracking tokens (a rotated-out key verifies until its date).
-A signature older or newer than ``TOLERANCE_SECONDS`` is refused (no replays).
+Authentication: header ``Drumbeat-Signature: kid=<kid>,t=<unix seconds>,v2=<hex>`` over
+``v2:<t>:POST:/webhooks/inbound:<raw body>`` with the ``inbound`` signing key — the scheme
+of :mod:`drumbeat.platform.tracking.signed_requests` (a signature more than 5 minutes off
+is refused).
 
 Body (JSON): ``{"id": provider event id, "type": "DELIVERED" | "REPLIED" | "BOUNCED" |
 "COMPLAINED", "messageId": the Message-ID we sent (from In-Reply-To or the DSN) — or
 "token": a webhook token (``EmailTracking.webhook_token``, for VERP set-ups) —,
-"bounce": "HARD" | "SOFT" (BOUNCED), "detail": text}``. Each provider event id is handled
-once (providers retry): a repeat answers ``duplicate`` and changes nothing.
+"bounce": "HARD" | "SOFT" (BOUNCED), "detail": text}``. Each provider event id
+(``signed_requests.event_id``) is handled once (providers retry;
+:mod:`drumbeat.platform.tracking.inbound_ids`): a repeat answers ``duplicate`` and
+changes nothing.
 
 Effects: an event on the delivery (REPLIED, DELIVERED, BOUNCED; a complaint is recorded as
 UNSUBSCRIBED with detail "complaint"). A hard bounce puts the address on the suppression
@@ -22,33 +23,25 @@ complaint suppresses it with ``COMPLAINT``, unsubscribes its contacts and skips 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import time
 from dataclasses import dataclass
 
 from drumbeat.platform.campaigns import complete_finished
-from drumbeat.platform.ledger import skip_pending_to, utcnow
+from drumbeat.platform.ledger import skip_pending_to
 from drumbeat.platform.suppression import suppress
 from drumbeat.platform.tables.deliveries import SkipReason, SuppressionReason
 from drumbeat.platform.tables.tracking import EventType
+from drumbeat.platform.tracking import inbound_ids, signed_requests
 from drumbeat.platform.tracking.events import store_event
+from drumbeat.platform.tracking.signed_requests import TOLERANCE_SECONDS, InboundError
 from drumbeat.platform.tracking.tokens import Keyring
 
-TOLERANCE_SECONDS = 300
+__all__ = ["InboundError", "TOLERANCE_SECONDS", "handle", "parse", "sign", "verify"]
+
 MAX_BODY_BYTES = 64_000
 TYPES = ("DELIVERED", "REPLIED", "BOUNCED", "COMPLAINED")
-_KEY_LABEL = b"drumbeat-inbound-webhook"
-
-
-class InboundError(Exception):
-    """The request is refused: ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
+PATH = "/webhooks/inbound"
+KIND = "inbound"
 
 
 @dataclass(frozen=True)
@@ -61,40 +54,17 @@ class InboundEvent:
     detail: str
 
 
-def webhook_key(secret: bytes, label: bytes = _KEY_LABEL) -> bytes:
-    """The key a ``DRUMBEAT_SECRET_KEYS`` secret gives for one kind of signed request
-    (``label``: inbound webhooks, triggers …), so one kind's signature is no other's."""
-    return hmac.new(secret, label, hashlib.sha256).digest()
-
-
-def sign(keyring: Keyring, body: bytes, at: int | None = None, label: bytes = _KEY_LABEL) -> str:
-    """The ``Drumbeat-Signature`` header for ``body`` with the current key (for senders
+def sign(keyring: Keyring, body: bytes, at: int | None = None, path: str = PATH) -> str:
+    """The ``Drumbeat-Signature`` header of ``POST path`` with ``body`` (for Python senders
     and tests)."""
-    at = int(time.time()) if at is None else at
-    key = keyring.current
-    return f"kid={key.kid},t={at},v1={_mac(webhook_key(key.secret, label), at, body)}"
+    return signed_requests.sign(keyring, KIND, "POST", path, body, at)
 
 
 def verify(keyring: Keyring, header: str | None, body: bytes, now: float | None = None,
-           label: bytes = _KEY_LABEL) -> None:
-    """Raise :class:`InboundError` (401) unless ``header`` signs ``body`` with a live key
-    (for ``label``) within the time tolerance."""
-    fields = {}
-    for part in (header or "").split(","):
-        name, _, value = part.strip().partition("=")
-        fields[name] = value
-    kid, stamp, signature = fields.get("kid"), fields.get("t", ""), fields.get("v1", "")
-    key = keyring.keys.get(kid or "")
-    if key is None or not stamp.isdigit() or not signature:
-        raise InboundError(401, "missing or malformed Drumbeat-Signature")
-    current = time.time() if now is None else now
-    if key.expires is not None and current >= key.expires.timestamp():
-        raise InboundError(401, "the signing key has expired")
-    if abs(current - int(stamp)) > TOLERANCE_SECONDS:
-        raise InboundError(401, "the signature's timestamp is too old or in the future")
-    expected = _mac(webhook_key(key.secret, label), int(stamp), body)
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
-        raise InboundError(401, "bad signature")
+           method: str = "POST", path: str = PATH) -> int:
+    """The signature's timestamp, or :class:`InboundError` (401) unless ``header`` signs
+    ``method path`` with ``body`` as an inbound webhook."""
+    return signed_requests.verify(keyring, KIND, header, method, path, body, now)
 
 
 def parse(body: bytes) -> InboundEvent:
@@ -105,9 +75,7 @@ def parse(body: bytes) -> InboundEvent:
         raise InboundError(400, "the body is not JSON") from None
     if not isinstance(data, dict):
         raise InboundError(400, "the body is not a JSON object")
-    event_id, kind = data.get("id"), data.get("type")
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= 200:
-        raise InboundError(400, "id: the provider's event id (1–200 characters) is required")
+    event_id, kind = signed_requests.event_id(data.get("id")), data.get("type")
     if kind not in TYPES:
         raise InboundError(400, f"type: one of {', '.join(TYPES)}")
     message_id, token = data.get("messageId"), data.get("token")
@@ -124,9 +92,10 @@ def parse(body: bytes) -> InboundEvent:
                         kind == "BOUNCED" and bounce == "HARD", detail[:4000])
 
 
-async def handle(platform, keyring: Keyring, event: InboundEvent) -> str:
-    """Apply ``event``: ``recorded`` or ``duplicate``; :class:`InboundError` (404) when no
-    delivery matches."""
+async def handle(platform, keyring: Keyring, event: InboundEvent, signed_at: float) -> str:
+    """Apply ``event``: ``recorded`` or ``duplicate`` (its id was applied before — claimed
+    in the transaction that applies it); :class:`InboundError` (404) when no delivery
+    matches."""
     db = platform.db
     delivery = await _delivery(db, keyring, event)
     if delivery is None:
@@ -134,10 +103,7 @@ async def handle(platform, keyring: Keyring, event: InboundEvent) -> str:
     address = (delivery["address"] or "").strip().lower()
     messages, campaigns = [], []
     async with db.transaction():
-        first = await db.fetch(
-            "INSERT INTO drumbeat_inbound_event (event_id, received_at) VALUES ({}, {})"
-            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id", event.id, utcnow())
-        if not first:
+        if not await inbound_ids.claim(db, inbound_ids.INBOUND_SCOPE, event.id, signed_at):
             return "duplicate"
         kind, detail = _recorded_as(event)
         messages.append(await store_event(db, delivery["campaign"], delivery["id"], kind, detail))
@@ -185,7 +151,3 @@ async def _delivery(db, keyring: Keyring, event: InboundEvent) -> dict | None:
     return await db.fetchrow("SELECT id, campaign, address FROM drumbeat_delivery"
                              " WHERE message_id = {} AND state = 'done'", message_id[:998])
 
-
-def _mac(key: bytes, at: int, body: bytes) -> str:
-    digest = hmac.new(key, str(at).encode("ascii") + b"." + body, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

@@ -16,6 +16,10 @@ Its event cursor moves past the recipient's earlier events, so an old reply does
 an ``onEvent`` again, nor an old conversion a goal (``since_event``). Each entry into a
 state has its own ledger rows (``entry_no``), so a re-entered recipient gets the states'
 actions again — once per entry.
+
+A signed trigger carries an id (:class:`Once`): it is claimed in the transaction that
+finds or creates the person and enrols them, so a replay — even concurrent — changes
+nothing and is answered as a duplicate.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from drumbeat.platform.errors import DomainError, ErrorCode, Problem
 from drumbeat.platform.leads import create_lead
 from drumbeat.platform.permissions import require_campaign_editor
 from drumbeat.platform.team import Member, get_member, now as utc_now
+from drumbeat.platform.tracking import inbound_ids
 from drumbeat.platform.workflows import clock
 from drumbeat.platform.workflows import enrollments as rows_
 from drumbeat.platform.workflows.definitions import Definitions, current_version, load_version
@@ -58,6 +63,18 @@ class TriggerResult:
     contact_id: int | None
     lead_id: int | None
     created: bool
+    duplicate: bool = False
+
+
+DUPLICATE = TriggerResult(False, "DUPLICATE", None, None, None, False, duplicate=True)
+
+
+@dataclass(frozen=True)
+class Once:
+    """A signed trigger's id, applied at most once in its scope (see ``inbound_ids``)."""
+    scope: str
+    event_id: str
+    signed_at: float
 
 
 def _fail(message: str, code: ErrorCode, *field: str) -> DomainError:
@@ -90,19 +107,21 @@ async def enroll_by_member(platform, member: Member | None, campaign_id: int, ev
 
 
 async def enroll_public(platform, campaign_id: int, event: str, person: Mapping[str, Any] | None,
-                        as_lead: bool) -> TriggerResult:
+                        as_lead: bool, once: Once) -> TriggerResult:
     """The signed endpoint (the signature is checked by the caller): what it creates is
-    owned by the campaign's owner."""
+    owned by the campaign's owner; ``once``'s id is applied once (else :data:`DUPLICATE`)."""
     campaign = await get_campaign(campaign_id)
     if campaign is None:
         raise _fail("No such campaign.", ErrorCode.NOT_FOUND, "campaignId")
+    if await inbound_ids.seen(platform.db, once.scope, once.event_id):
+        return DUPLICATE  # a quick answer; the claim below is what decides
     owner = await get_member(campaign["owner"])
-    return await _enroll(platform, owner, campaign, event, person, None, as_lead)
+    return await _enroll(platform, owner, campaign, event, person, None, as_lead, once)
 
 
 async def _enroll(platform, actor: Member | None, campaign: dict, event: str,
                   person: Mapping[str, Any] | None, contact_id: int | None,
-                  as_lead: bool) -> TriggerResult:
+                  as_lead: bool, once: Once | None = None) -> TriggerResult:
     db = platform.db
     campaign_id = campaign["id"]
     if event not in EVENTS:
@@ -117,12 +136,15 @@ async def _enroll(platform, actor: Member | None, campaign: dict, event: str,
     if start is None:
         raise _fail("The campaign has no workflow to enrol into.", ErrorCode.INVALID_STATE,
                     "campaignId")
-    kind, target, created = await _person(platform, actor, person, contact_id, as_lead)
-    rule = Reentry(await db.fetchval("SELECT reentry FROM drumbeat_campaign WHERE id = {}",
-                                     campaign_id) or Reentry.ONCE.value)
-    at = clock.now()
     via = f"TRIGGER {event}"
     async with db.transaction():
+        if once is not None and not await inbound_ids.claim(db, once.scope, once.event_id,
+                                                            once.signed_at):
+            return DUPLICATE
+        kind, target, created = await _person(platform, actor, person, contact_id, as_lead)
+        rule = Reentry(await db.fetchval("SELECT reentry FROM drumbeat_campaign WHERE id = {}",
+                                         campaign_id) or Reentry.ONCE.value)
+        at = clock.now()
         await db.execute(
             f"INSERT INTO drumbeat_campaign_recipient (campaign, kind, {kind}, added_at)"
             " VALUES ({}, {}, {}, {}) ON CONFLICT DO NOTHING",

@@ -114,7 +114,7 @@ def _render_all(ctx: ActionContext, batch: Sequence[Target]) -> tuple[list[Outco
 
 async def _post(client: httpx.AsyncClient, gate: asyncio.Semaphore, config: WebhookConfig,
                 secret: bytes, request: Request) -> list[Outcome]:
-    headers = {**config.headers, **signed_headers(secret, request.body),
+    headers = {**config.headers, **signed_headers(secret, "POST", str(config.url), request.body),
                "Content-Type": "application/json", "Idempotency-Key": request.idempotency_key}
     try:
         async with gate, client.stream("POST", str(config.url), content=request.body,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -48,7 +50,7 @@ async def test_each_contact_gets_one_signed_request_with_its_rendered_body(api, 
     assert len(requests) == 25
     bodies = {}
     for request in requests:
-        assert verify(SECRET.encode(), request.headers, request.body)
+        assert verify(SECRET.encode(), "POST", request.path, request.headers, request.body)
         assert request.headers["content-type"] == "application/json"
         assert request.headers["x-source"] == "drumbeat-tests"
         body = json.loads(request.body)
@@ -60,18 +62,26 @@ async def test_each_contact_gets_one_signed_request_with_its_rendered_body(api, 
         assert bodies[person["email"]]["campaign"] == name
 
 
-async def test_a_tampered_body_or_an_old_timestamp_does_not_verify(api, receiver):
+async def test_a_tampered_body_path_method_or_an_old_timestamp_does_not_verify(api, receiver):
     hook = unique("verify")
     campaign_id = await api.campaign_with_contacts(unique("verify"), config(receiver, hook),
                                                    people(1))
     assert await api.launch(campaign_id) == []
     assert (await api.finished(campaign_id))["state"] == "COMPLETED"
     (request,) = receiver.received(hook)
-    assert verify(SECRET.encode(), request.headers, request.body)
-    assert not verify(SECRET.encode(), request.headers, request.body.replace(b"Ann", b"Bob"))
-    assert not verify(b"another-secret" * 3, request.headers, request.body)
-    later = int(request.headers["x-drumbeat-timestamp"]) + 301
-    assert not verify(SECRET.encode(), request.headers, request.body, now=later)
+    secret, path, headers, body = SECRET.encode(), request.path, request.headers, request.body
+    assert verify(secret, "POST", path, headers, body)
+    assert not verify(secret, "POST", path, headers, body.replace(b"Ann", b"Bob"))
+    assert not verify(b"another-secret" * 3, "POST", path, headers, body)
+    assert not verify(secret, "POST", path + "-other", headers, body)  # another receiver's URL
+    assert not verify(secret, "POST", path + "?x=1", headers, body)
+    assert not verify(secret, "PUT", path, headers, body)
+    later = int(headers["x-drumbeat-timestamp"]) + 301
+    assert not verify(secret, "POST", path, headers, body, now=later)
+    # The canonical form, recomputed as a receiver in another language would.
+    signed = f"v2:{headers['x-drumbeat-timestamp']}:POST:{path}:".encode() + body
+    assert headers["x-drumbeat-signature"] == "v2=" + hmac.new(secret, signed,
+                                                               hashlib.sha256).hexdigest()
 
 
 async def test_batch_mode_posts_one_signed_array_per_chunk_with_the_default_body(api, receiver):
@@ -84,7 +94,7 @@ async def test_batch_mode_posts_one_signed_array_per_chunk_with_the_default_body
     requests = receiver.received(hook)
     assert sorted(len(json.loads(r.body)) for r in requests) == [3, 10, 10]
     items = [item for r in requests for item in json.loads(r.body)]
-    assert all(verify(SECRET.encode(), r.headers, r.body) for r in requests)
+    assert all(verify(SECRET.encode(), "POST", r.path, r.headers, r.body) for r in requests)
     assert all(r.headers["idempotency-key"].startswith("batch-") for r in requests)
     assert sorted(i["body"]["contact"]["email"] for i in items) == sorted(
         p["email"] for p in contacts)

@@ -50,7 +50,7 @@ class Settings:
     outage_window_seconds: float = 86400.0
     # Messages a running chunk may have handed to SMTP and not yet recorded: sending waits
     # beyond it (what a crash can send twice is at most this plus the SMTP sessions).
-    max_unrecorded: int = 8
+    max_unrecorded: int = 32
     db_pool_max: int = 10
     queue: str = "drumbeat"  # broker queue / Redis namespace: one per deployment
     plugins_allow: tuple[str, ...] = ()

@@ -16,8 +16,9 @@ import time
 from collections import Counter
 
 from drumbeat.platform import ledger
-from drumbeat.platform.actions import Target
+from drumbeat.platform.actions import Outcome, Target
 from drumbeat.platform.chunk_progress import ChunkProgress
+from drumbeat.platform.execution import run_chunk
 from tests.conftest import member_token, unique
 from tests.support.graphql import GraphQLClient
 from tests.support.queries import (
@@ -167,9 +168,9 @@ async def test_a_chunk_whose_campaign_stopped_stops_sending(server, smtp_sink):
     assert why == "the campaign is not running any more"
 
 
-async def test_sending_waits_while_too_many_outcomes_are_unrecorded(server, smtp_sink):
-    """The gate holds a sender back while max_unrecorded outcomes wait to be written, and
-    lets it go on once they are."""
+async def test_sending_waits_while_too_many_accepted_messages_are_unmarked(server, smtp_sink):
+    """The gate holds a sender back while max_unrecorded accepted messages wait to be
+    written down, and lets it go on once they are."""
     api, campaign, _ = await _launched(server, 5)
     await _completed(api, campaign)
     ids = await _rerun(server, campaign)
@@ -179,19 +180,21 @@ async def test_sending_waits_while_too_many_outcomes_are_unrecorded(server, smtp
         chunk = _chunk(server, campaign, ids, await _step(server, campaign))
         claim = await ledger.claim(db, chunk, 30, 50)
         release = asyncio.Event()
-        written: list[int] = []
+        marked: list[int] = []
+
+        async def accept(pairs):
+            await release.wait()  # the database is slow to answer
+            await ledger.mark_accepted(db, claim, pairs)
+            marked.extend(i for i, _ in pairs)
 
         async def record(outcomes):
-            await release.wait()  # the database is slow to answer
-            written.extend(o.delivery_id for o in outcomes)
+            pass
 
         targets = [Target(delivery_id=i, key=f"k{i}", kind="contact", id=i, address="a@b.c",
                           attempt=1, data={}) for i in ids]
-        from drumbeat.platform.actions import Outcome
-
         async with ChunkProgress(db, claim, record, campaign_id=chunk.campaign_id,
-                                 step_id=chunk.step_id, lease_seconds=30,
-                                 max_unrecorded=2) as progress:
+                                 step_id=chunk.step_id, lease_seconds=30, max_unrecorded=2,
+                                 accept=accept) as progress:
             for t in targets[:2]:
                 assert await progress.may_send(t)
                 progress.report(Outcome.done(t, f"<m{t.delivery_id}>"))
@@ -201,11 +204,46 @@ async def test_sending_waits_while_too_many_outcomes_are_unrecorded(server, smtp
             release.set()
             let_go = await asyncio.wait_for(waiting, 5)
             await progress.finish([])
-        return held_back, let_go, written
+        stored = await db.fetch("SELECT delivery, message_id FROM drumbeat_delivery_accepted"
+                                " WHERE delivery IN ({}, {})", *ids[:2])
+        return held_back, let_go, marked, {r["delivery"]: r["message_id"] for r in stored}
 
     try:
-        held_back, let_go, written = await server.call(scenario())
+        held_back, let_go, marked, stored = await server.call(scenario())
     finally:
         await _stop(server, campaign)
     assert held_back and let_go
-    assert written == ids[:2]
+    assert marked == ids[:2]
+    assert stored == {ids[0]: f"<m{ids[0]}>", ids[1]: f"<m{ids[1]}>"}
+
+
+async def test_a_message_accepted_before_a_crash_is_recorded_not_sent_again(server, smtp_sink):
+    """A worker died after the server accepted a message and its acceptance was written
+    down, before the chunk was recorded: the next claim records it done — even with its
+    attempts used up — and sends only the others; the note is gone once recorded."""
+    api, campaign, addresses = await _launched(server, 4)
+    await _completed(api, campaign)
+    before = len(smtp_sink.messages(db_id(campaign)))
+    ids = await _rerun(server, campaign)
+    db = server.platform.db
+    kept = await server.call(db.fetchval("SELECT message_id FROM drumbeat_delivery"
+                                         " WHERE id = {}", ids[0]))
+    await server.call(db.execute("UPDATE drumbeat_delivery SET message_id = NULL WHERE"
+                                 " campaign = {}", db_id(campaign)))
+    await server.call(db.execute("INSERT INTO drumbeat_delivery_accepted (delivery, message_id)"
+                                 " VALUES ({}, {})", ids[0], kept))
+    await server.call(db.execute("UPDATE drumbeat_delivery SET attempts = {} WHERE id = {}",
+                                 server.settings.max_attempts, ids[0]))
+    chunk = _chunk(server, campaign, ids, await _step(server, campaign))
+    try:
+        assert await server.call(run_chunk(server.platform, chunk)) == 4
+        rows = await server.call(db.fetch("SELECT id, state, message_id FROM drumbeat_delivery"
+                                          " WHERE campaign = {} ORDER BY id", db_id(campaign)))
+        notes = await server.call(db.fetchval(
+            "SELECT count(*) FROM drumbeat_delivery_accepted WHERE delivery = {}", ids[0]))
+    finally:
+        await _stop(server, campaign)
+    assert [r["state"] for r in rows] == ["done"] * 4
+    assert rows[0]["message_id"] == kept and notes == 0
+    again = [m.rcpt_to[0] for m in smtp_sink.messages(db_id(campaign))[before:]]
+    assert sorted(again) == sorted(addresses[1:]), "the accepted one is not sent again"

@@ -1,4 +1,4 @@
-"""A running chunk: its lease kept alive, its outcomes recorded as they come.
+"""A running chunk: its lease kept alive, each accepted message written down at once.
 
 ``execution.run_chunk`` runs each claim inside a :class:`ChunkProgress`:
 
@@ -10,15 +10,19 @@
 - **Gate.** An action asks :meth:`ChunkProgress.may_send` before it hands a target's message
   out (``ctx.progress``); on ``False`` it leaves the target unsent (the platform retries it
   without using an attempt). The gate also *waits* while ``DRUMBEAT_MAX_UNRECORDED``
-  reported outcomes are not recorded yet, or while the database does not answer: sending
-  pauses while the database is away and resumes when it is back.
-- **Recorder.** Each outcome the action :meth:`reports <ChunkProgress.report>` is written
-  by a background task in small groups (what came while the previous group was being
-  written), through ``ledger.record``; a write that fails is retried with backoff until the
-  lease nearly ends.
+  accepted messages are not written down yet, or while the database does not answer:
+  sending pauses while the database is away and resumes when it is back.
+- **Accepted marks.** Each message the server accepted, once the action
+  :meth:`reports <ChunkProgress.report>` it, gets its Message-ID written on its delivery
+  (``ledger.mark_accepted``: one small statement per group, no lock — a group is what came
+  within ``LINGER_SECONDS`` or a quarter of the allowance), retried with backoff until the lease
+  nearly ends. A delivery claimed again after a crash with its Message-ID set is recorded
+  done without being sent again (``execution.run_chunk``).
+- **Record.** The chunk's outcomes are recorded at the end (:meth:`finish`), in one
+  ``ledger.record`` with their events — retried the same way.
 
-So after a crash (kill -9, a database restart longer than the lease) what the SMTP server
-accepted but the ledger did not record — and so is sent again — is at most
+So after a crash (kill -9, a database away for longer than the lease) what the SMTP server
+accepted but the ledger does not show — and so is sent again — is at most
 ``max_unrecorded`` plus the messages on the chunk's SMTP sessions at that moment.
 """
 
@@ -39,16 +43,22 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 2.0
 #: Backoff of a failed write of outcomes: first and longest wait, in seconds.
 RETRY_FIRST, RETRY_MAX = 0.1, 2.0
+#: Longest an accepted message waits for more to join its group before it is marked.
+LINGER_SECONDS = 0.02
 
 Record = Callable[[list[Outcome]], Awaitable[None]]
+#: Writes (delivery id, Message-ID) pairs of accepted messages (``ledger.mark_accepted``).
+Accept = Callable[[list[tuple[int, str]]], Awaitable[None]]
 
 
 class ChunkProgress:
     """The lease, the send gate and the outcome recorder of one claim (see the module)."""
 
     def __init__(self, db: Database, claim: ledger.Claim, record: Record, *,
-                 campaign_id: int, step_id: int, lease_seconds: float, max_unrecorded: int):
+                 campaign_id: int, step_id: int, lease_seconds: float, max_unrecorded: int,
+                 accept: Accept | None = None):
         self._db, self._claim, self._record = db, claim, record
+        self._accept = accept or (lambda pairs: ledger.mark_accepted(db, claim, pairs))
         self._campaign_id, self._step_id = campaign_id, step_id
         self._lease_seconds = lease_seconds
         self._max_unrecorded = max(1, max_unrecorded)
@@ -58,7 +68,7 @@ class ChunkProgress:
         self._held = {row["id"] for row in claim.rows}
         self._stopped: str | None = None
         self._trouble = False  # the last database call of the heartbeat or recorder failed
-        self._queued: list[Outcome] = []  # reported, not yet being written
+        self._queued: list[tuple[int, str]] = []  # accepted, not yet being marked
         self._writing = 0  # outcomes of the group being written
         self._handled: set[int] = set()  # delivery ids reported
         self._closing = False
@@ -109,24 +119,25 @@ class ChunkProgress:
         return Outcome.retry(target, f"not sent: {why}", after=0, counts=False)
 
     def report(self, outcome: Outcome) -> None:
-        """Record ``outcome`` soon (in the next group); its delivery is handled."""
+        """``outcome`` is final (the chunk records it at the end); a sent message's
+        acceptance is written down soon, in the next group."""
         if outcome.delivery_id in self._handled:
             return
         self._handled.add(outcome.delivery_id)
-        self._queued.append(outcome)
-        self._more.set()
+        if outcome.status == "done" and outcome.message_id:
+            self._queued.append((outcome.delivery_id, outcome.message_id))
+            self._more.set()
 
     # -- what ``run_chunk`` uses --------------------------------------------------------
 
     async def finish(self, outcomes: Sequence[Outcome]) -> None:
-        """Record the outcomes not reported yet, wait until every group is written, stop
-        the heartbeat. Raises if the recorder gave up (the database stayed away)."""
-        for outcome in outcomes:
-            self.report(outcome)
+        """Wait until every accepted message is marked, then record ``outcomes`` (all of
+        the chunk's). Raises if the database stayed away until the lease nearly ended."""
         self._closing = True
         self._more.set()
-        recorder = self._tasks[1]
-        await asyncio.shield(recorder)  # raises what made it give up
+        await asyncio.shield(self._tasks[1])  # raises what made the marking give up
+        if outcomes:
+            await self._retried(self._record, list(outcomes), "recording")
 
     # -- background tasks ---------------------------------------------------------------
 
@@ -171,26 +182,64 @@ class ChunkProgress:
         return "the lease was lost"
 
     async def _recorder(self) -> None:
-        while True:
-            if not self._queued:
-                if self._closing:
-                    return
-                self._more.clear()
-                await self._more.wait()
-                continue
-            group, self._queued = self._queued, []
-            self._writing = len(group)
-            try:
-                await self._write(group)
-            finally:
-                self._writing = 0
-                self._changed.set()
+        """Mark accepted messages a group at a time — a group goes once it holds a
+        quarter of the allowance or ``LINGER_SECONDS`` after its first message, or at
+        once when the chunk finishes — several groups in flight at once, so that a slow
+        answer of the database holds sending back only when the allowance is used up."""
+        loop = asyncio.get_running_loop()
+        flush_at = max(1, self._max_unrecorded // 4)
+        writes: set[asyncio.Task] = set()
+        try:
+            while True:
+                if not self._queued:
+                    if self._closing:
+                        break
+                    self._more.clear()
+                    await self._more.wait()
+                    continue
+                deadline = loop.time() + LINGER_SECONDS
+                while (len(self._queued) < flush_at and not self._closing
+                       and (left := deadline - loop.time()) > 0):
+                    self._more.clear()
+                    try:
+                        await asyncio.wait_for(self._more.wait(), left)
+                    except asyncio.TimeoutError:
+                        break
+                group, self._queued = self._queued, []
+                self._writing += len(group)
+                write = asyncio.create_task(self._mark(group))
+                writes.add(write)
+                self._prune(writes)
+            while writes:
+                await asyncio.wait(writes, return_when=asyncio.FIRST_COMPLETED)
+                self._prune(writes)
+        finally:
+            for write in writes:
+                write.cancel()
 
-    async def _write(self, group: list[Outcome]) -> None:
+    @staticmethod
+    def _prune(writes: set[asyncio.Task]) -> None:
+        """Forget the finished writes; raise what made one give up."""
+        for write in [w for w in writes if w.done()]:
+            writes.discard(write)
+            if write.exception() is not None:
+                raise write.exception()
+
+    async def _mark(self, group: list[tuple[int, str]]) -> None:
+        try:
+            await self._retried(self._accept, group, "marking accepted messages")
+        finally:
+            self._writing -= len(group)
+            self._changed.set()
+
+    async def _retried(self, write: Callable[[list], Awaitable[None]], items: list,
+                       what: str) -> None:
+        """``await write(items)``, retried with backoff while the database fails, until the
+        lease nearly ends (then the last error is raised)."""
         delay = RETRY_FIRST
         while True:
             try:
-                await self._record(group)
+                await write(items)
                 self._trouble = False
                 return
             except asyncio.CancelledError:
@@ -199,9 +248,9 @@ class ChunkProgress:
                 self._trouble = True
                 self._changed.set()
                 if time.time() + delay >= self._until:
-                    self._stop(f"could not record outcomes: {exc}")
+                    self._stop(f"{what} failed: {exc}")
                     raise
-                log.warning("recording %d outcome(s) of step %s failed, retrying in %.1f s: %s",
-                            len(group), self._step_id, delay, exc)
+                log.warning("%s (%d) of step %s failed, retrying in %.1f s: %s",
+                            what, len(items), self._step_id, delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)

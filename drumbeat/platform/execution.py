@@ -52,11 +52,16 @@ async def run_chunk(platform: Platform, chunk: ledger.Chunk) -> int:
             ctx = _context(platform, action_type, campaign, chunk.step_id, step["config"],
                            progress)
             targets = await _targets(platform, chunk, campaign, claim.rows)
+            # Accepted by the server before a worker died without recording them: done.
+            accepted = {r["id"]: r["message_id"] for r in claim.rows if r.get("message_id")}
+            outcomes = [Outcome.done(t, accepted[t.delivery_id]) for t in targets
+                        if t.delivery_id in accepted]
+            batch = [t for t in targets if t.delivery_id not in accepted]
             try:
-                outcomes = list(await action_type.execute(ctx, targets))
+                outcomes += list(await action_type.execute(ctx, batch)) if batch else []
             except Exception as exc:  # the whole batch failed: retry it later
                 log.exception("action %s failed for chunk %s", step["action_type"], chunk)
-                outcomes = [Outcome.retry(t, f"{type(exc).__name__}: {exc}") for t in targets]
+                outcomes += [Outcome.retry(t, f"{type(exc).__name__}: {exc}") for t in batch]
             await progress.finish(_complete(targets, outcomes))
         await _after_record(action_type, ctx, targets, outcomes)
     handled = exhausted + len(claim.rows)

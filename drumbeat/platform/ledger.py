@@ -163,7 +163,9 @@ async def pending_chunks(db: Database, campaign_id: int, step_id: int, size: int
 async def fail_exhausted(db: Database, chunk: Chunk, max_attempts: int,
                          publish: Publish | None = None) -> int:
     """Fail the claimable rows of ``chunk`` that used up their attempts, each with a FAILED
-    event (published once committed); returns how many."""
+    event (published once committed); returns how many. A row whose message the server
+    accepted (written down by :func:`mark_accepted`) is never failed: the next claim
+    records it done."""
     now = time.time()
     async with AsyncExitStack() as turn:
         async with db.transaction():
@@ -175,7 +177,8 @@ async def fail_exhausted(db: Database, chunk: Chunk, max_attempts: int,
                     last_error = COALESCE(last_error, '') || ' (gave up after ' || attempts
                                  || ' attempts)'
                 WHERE step = {{}} AND id BETWEEN {{}} AND {{}} AND attempts >= {{}}
-                  AND {CLAIMABLE}
+                  AND NOT EXISTS (SELECT 1 FROM drumbeat_delivery_accepted a
+                                  WHERE a.delivery = drumbeat_delivery.id) AND {CLAIMABLE}
                 RETURNING id
                 """,
                 utcnow(), chunk.step_id, chunk.first_id, chunk.last_id, max_attempts, now, now,
@@ -207,13 +210,36 @@ async def claim(db: Database, chunk: Chunk, lease_seconds: float, limit: int) ->
         ) AND {CLAIMABLE}
           AND EXISTS (SELECT 1 FROM drumbeat_campaign c WHERE c.id = {{}} AND {RUNS})
         RETURNING id, recipient, target_kind, target_id, address, attempts, entry_no,
-                  deferred_since
+                  deferred_since, (SELECT a.message_id FROM drumbeat_delivery_accepted a
+                                   WHERE a.delivery = drumbeat_delivery.id) AS message_id
         """,
         token, until, chunk.step_id, chunk.first_id, chunk.last_id, now, now, limit,
         now, now, chunk.campaign_id, chunk.step_id,
     )
     rows.sort(key=lambda r: r["id"])
     return Claim(token, rows, until)
+
+
+async def mark_accepted(db: Database, claim: Claim, accepted: Sequence[tuple[int, str]]
+                        ) -> None:
+    """Write down at once that the server accepted these messages ((delivery id,
+    Message-ID) pairs) for rows ``claim`` still holds, in ``drumbeat_delivery_accepted``:
+    one small INSERT, no lock, no event — :func:`record` does the rest when the chunk ends
+    (and forgets them). A row claimed again with an accepted message (its worker died
+    before recording it) is recorded done without being sent again, and is never failed
+    (:func:`fail_exhausted`)."""
+    if not accepted:
+        return
+    ids = [i for i, _ in accepted]
+    await db.execute(
+        f"""
+        INSERT INTO drumbeat_delivery_accepted (delivery, message_id)
+        SELECT id, CASE id {" ".join("WHEN {} THEN CAST({} AS TEXT)" for _ in accepted)} END
+        FROM drumbeat_delivery
+        WHERE claim_token = {{}} AND state = 'claimed' AND id IN ({", ".join("{}" for _ in ids)})
+        ON CONFLICT (delivery) DO NOTHING
+        """,
+        *(v for pair in accepted for v in pair), claim.token, *ids)
 
 
 async def renew(db: Database, claim: Claim, lease_seconds: float) -> tuple[set[int], float]:
@@ -263,6 +289,7 @@ async def record(db: Database, claim: Claim, outcomes: Sequence[Outcome],
                                        if r["id"] in done_ids and r.get("recipient") is not None])
             bits = await reach_bits(db, [d[2] for d in done])
             marked = await _mark_done(db, claim, done, finished, bits)
+            await _forget_accepted(db, marked)
             if len(marked) < len(done):  # a lost row may have taken a recipient's first bit
                 await mark_reached(db, marked)
             for delivery_id in sorted(marked):  # only rows this claim still held
@@ -319,6 +346,13 @@ def _retries(claim: Claim, outcomes: Sequence[Outcome], backoff: Backoff
         due = now + after
         retry[o.delivery_id] = ((o.error or "retry")[:2000], due, due, 0 if counts else 1, since)
     return retry, announced
+
+
+async def _forget_accepted(db: Database, ids: Sequence[int]) -> None:
+    """Drop the accepted-message notes (:func:`mark_accepted`) of rows just marked done."""
+    if ids:
+        await db.execute("DELETE FROM drumbeat_delivery_accepted WHERE delivery IN"
+                         f" ({', '.join('{}' for _ in ids)})", *ids)
 
 
 async def _set_held(db: Database, claim: Claim, values: dict[int, tuple], assignments: str,

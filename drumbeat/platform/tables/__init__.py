@@ -23,6 +23,7 @@ from drumbeat.platform.tables.campaigns import (
 )
 from drumbeat.platform.tables.deliveries import (
     Delivery,
+    DeliveryAccepted,
     DeliveryState,
     DeliveryTally,
     SkipReason,
@@ -61,6 +62,7 @@ ALL_TABLES = (
     WorkflowState,
     WorkflowAction,
     Delivery,
+    DeliveryAccepted,
     DeliveryTally,
     Suppression,
     CampaignCost,
@@ -74,7 +76,7 @@ __all__ = [
     "ALL_TABLES", "DeliveryEvent", "EventType", "TrackedLink",
     "ApiToken", "AuditEntry", "Campaign", "CampaignCost", "CampaignOutcome",
     "CampaignRecipient", "CampaignState", "CampaignTag", "Company", "Consent", "Contact",
-    "ContactTag", "CostCategory", "Delivery", "DeliveryState", "DeliveryTally", "DispatchStrategy",
+    "ContactTag", "CostCategory", "Delivery", "DeliveryAccepted", "DeliveryState", "DeliveryTally", "DispatchStrategy",
     "DistributionList", "Lead", "LeadStatus", "ListMember", "MemberSource", "OutcomeKind",
     "Product", "ProductInterest", "Purchase", "Role", "Segment", "SenderStrategy", "SkipReason", "Suppression", "SuppressionReason",
     "Template", "TemplateKind", "TeamMember", "WorkflowAction", "WorkflowState",

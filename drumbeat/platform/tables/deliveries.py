@@ -70,6 +70,14 @@ class Delivery(Table, tablename="drumbeat_delivery"):
     reaction_seconds = DoublePrecision(null=True, default=None)
 
 
+class DeliveryAccepted(Table, tablename="drumbeat_delivery_accepted"):
+    """A message the SMTP server accepted for a delivery not recorded yet
+    (``ledger.mark_accepted``); removed when the delivery is recorded."""
+
+    delivery = ForeignKey(Delivery, null=False, unique=True, on_delete=OnDelete.cascade)
+    message_id = Varchar(length=255)
+
+
 class DeliveryTally(Table, tablename="drumbeat_delivery_tally"):
     """How many deliveries are in each cell (campaign, step, variant, state, marks): kept by
     triggers on ``drumbeat_delivery`` (see ``drumbeat.platform.delivery_tally``). On

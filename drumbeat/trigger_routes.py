@@ -17,12 +17,12 @@ campaign; 409 when the campaign is not RUNNING or has no workflow; 413 for a lar
 
 from __future__ import annotations
 
-import json
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from strawberry import relay
 
+from drumbeat.platform import bounded_json
 from drumbeat.platform.errors import DomainError, ErrorCode
 from drumbeat.platform.tracking import inbound
 from drumbeat.platform.tracking.inbound import InboundError
@@ -62,7 +62,7 @@ def _campaign_id(value: str) -> int:
 
 def _parse(body: bytes) -> tuple[str, dict, bool]:
     try:
-        data = json.loads(body)
+        data = bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise InboundError(400, "the body is not JSON") from None
     if not isinstance(data, dict):

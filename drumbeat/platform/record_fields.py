@@ -15,6 +15,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
+from drumbeat.platform import bounded_json
 from drumbeat.platform.errors import ErrorCode, Problems
 from drumbeat.platform.validation import EMAIL, is_header_safe
 
@@ -181,7 +182,7 @@ def attributes(value: Any) -> dict | None:
         return None
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = bounded_json.loads(value)
         except ValueError:
             raise FieldError("Not a JSON object.") from None
     if not isinstance(value, dict):

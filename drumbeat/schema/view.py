@@ -5,7 +5,7 @@ connection (either subprotocol) is watched by the process's
 :class:`~drumbeat.platform.token_watch.TokenWatch`, which closes it (4403) when the token is
 revoked or its member deactivated or given another role.
 
-Request JSON (HTTP bodies, WebSocket messages) is parsed with bounded nesting
+Request JSON (HTTP bodies, WebSocket messages) is parsed with bounded nesting and size
 (:mod:`drumbeat.platform.bounded_json`); a request the view refuses (bad JSON, too deep,
 wrong method or content type) is answered with its status and a GraphQL-style body,
 ``{"errors": [{"message": …}]}``.
@@ -108,7 +108,7 @@ class DrumbeatGraphQL(GraphQL):
             response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as exc:
             reason = exc.reason
-            if isinstance(exc.__cause__, bounded_json.TooDeeplyNested):
+            if isinstance(exc.__cause__, bounded_json.TooLargeJSON):
                 reason = f"{reason}: {exc.__cause__}."
             response = JSONResponse({"errors": [{"message": reason}]}, status_code=exc.status_code)
         await response(scope, receive, send)

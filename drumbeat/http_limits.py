@@ -7,7 +7,12 @@ triggers, webhooks, the dashboard, with or without a token:
   read (the app is not called);
 * a body without one (chunked) is counted as the app reads it; the read that passes the
   limit raises :class:`BodyTooLarge` inside the app, and the middleware answers 413 — the
-  rest of the body is never read nor held.
+  rest of the body is never held.
+
+Having answered, the middleware reads and throws away what the client is still sending
+(at most :data:`DRAIN_BYTES`, never keeping more than one chunk) before it ends the
+response: a server that closes a socket with unread data resets the connection, and most
+clients, busy sending, would lose the 413 and see only "connection reset".
 
 The answer is a GraphQL-style error body, ``{"errors": [{"message": …}]}``. WebSocket
 messages are bounded by the server (uvicorn's ``ws_max_size``): :func:`server_options`
@@ -20,6 +25,9 @@ import json
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+DRAIN_BYTES = 1 << 30  # discarded after a refusal, at most; then the connection is dropped
 
 
 class BodyTooLarge(Exception):
@@ -43,7 +51,7 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
-            await self._refuse(send)
+            await self._refuse(send, receive, drain=declared <= DRAIN_BYTES)
             return
         received = 0
         started = False
@@ -68,16 +76,31 @@ class BodyLimit:
         except BodyTooLarge:
             if started:  # the app answered before reading all: nothing more to say
                 raise
-            await self._refuse(send)
+            await self._refuse(send, receive, drain=True)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, receive: Receive, drain: bool) -> None:
         body = too_large_body(self.limit)
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"connection", b"close"),
         ]})
-        await send({"type": "http.response.body", "body": body})
+        await send({"type": "http.response.body", "body": body, "more_body": drain})
+        if drain:
+            await _discard(receive)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _discard(receive: Receive) -> None:
+    """Read and drop the rest of a request body, up to DRAIN_BYTES."""
+    dropped = 0
+    while dropped <= DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        dropped += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 def _content_length(scope: Scope) -> int | None:

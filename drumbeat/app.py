@@ -1,5 +1,7 @@
 """``create_app(settings)``: Starlette with ``/graphql`` (HTTP + WebSocket) and ``/health``.
 
+Every HTTP route sits behind the body limit (:mod:`drumbeat.http_limits`).
+
 The lifespan opens the platform once (database, plugins, event bus), wires the broker,
 and — in embedded mode (``memory://`` broker) — runs the Dramatiq worker threads and the
 reconciler inside this process.
@@ -11,11 +13,13 @@ from contextlib import asynccontextmanager
 from typing import Iterable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from drumbeat.dashboard import dashboard_routes
+from drumbeat.http_limits import BodyLimit
 from drumbeat.platform.migrate import migrate
 from drumbeat.platform.runtime import open_platform
 from drumbeat.platform.plugins import build_plugins
@@ -81,5 +85,6 @@ def create_app(
             *tracking_routes(settings),
             *dashboard_routes(),
         ],
+        middleware=[Middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)],
         lifespan=lifespan,
     )

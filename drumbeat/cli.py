@@ -66,6 +66,7 @@ def serve(
     import uvicorn
 
     from drumbeat.app import create_app
+    from drumbeat.http_limits import server_options
 
     settings = _settings()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -82,7 +83,7 @@ def serve(
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     uvicorn.run(app, host=host, port=port, log_level=log_level, ws="websockets-sansio",
-                lifespan="on")
+                lifespan="on", **server_options(settings.max_body_bytes))
 
 
 @app.command()

@@ -59,6 +59,9 @@ class Settings:
     # An open GraphQL WebSocket's token is re-checked this often (and at once on a
     # revocation notice): the longest a revoked token keeps a socket when notices are lost.
     ws_token_recheck_seconds: float = 5.0
+    # The largest HTTP request body (and WebSocket message) accepted, in bytes: 3 bytes for
+    # each of a CSV import's 5,000,000 characters plus 1 MiB for the GraphQL envelope.
+    max_body_bytes: int = 16_048_576
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -123,6 +126,8 @@ class Settings:
         for name in ("smtp_rate", "smtp_max_connections"):
             if getattr(self, name) < 0:
                 _fail(name, "must be 0 (no limit) or more")
+        if self.max_body_bytes < MIN_BODY_BYTES:
+            _fail("max_body_bytes", f"must be at least {MIN_BODY_BYTES} (the API's own requests)")
 
 
 _FIELDS: dict[str, str] = {
@@ -137,7 +142,9 @@ _FIELDS: dict[str, str] = {
     "smtp_rate": "float", "smtp_max_connections": "int", "smtp_idle_seconds": "float",
     "smtp_max_wait_seconds": "float", "ws_token_recheck_seconds": "float",
     "outage_window_seconds": "float", "max_unrecorded": "int",
+    "max_body_bytes": "int",
 }
+MIN_BODY_BYTES = 65_536
 
 
 def _fail(name: str, message: str) -> None:

@@ -23,12 +23,12 @@ workflow; 413 for a large body.
 
 from __future__ import annotations
 
-import json
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from strawberry import relay
 
+from drumbeat.platform import bounded_json
 from drumbeat.platform.errors import DomainError, ErrorCode
 from drumbeat.platform.tracking import inbound_ids, signed_requests
 from drumbeat.platform.tracking.signed_requests import InboundError
@@ -69,7 +69,7 @@ def _campaign_id(value: str) -> int:
 
 def _parse(body: bytes) -> tuple[str, str, dict, bool]:
     try:
-        data = json.loads(body)
+        data = bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise InboundError(400, "the body is not JSON") from None
     if not isinstance(data, dict):

@@ -63,14 +63,15 @@ async def _check(problems: Problems, values: Mapping[str, Any], *path: str | int
 
 
 def _tags(problems: Problems, values: Sequence[str], *path: str | int) -> list[str]:
+    """Distinct tags; more than MAX_TAGS given is refused before any is looked at."""
+    if len(values) > MAX_TAGS:
+        problems.add(f"At most {MAX_TAGS} tags.", ErrorCode.TOO_LONG, *path, "tags")
+        return []
     try:
-        tags = f.tags(values)
+        return f.tags(values, MAX_TAGS)
     except f.FieldError as exc:
         problems.add(f"Tag: {exc.message}", exc.code, *path, "tags")
         return []
-    if len(tags) > MAX_TAGS:
-        problems.add(f"At most {MAX_TAGS} tags.", ErrorCode.TOO_LONG, *path, "tags")
-    return tags
 
 
 async def _email_taken(email: str, except_id: int | None = None) -> bool:

@@ -8,6 +8,7 @@ checks and targets), so its counts are what a launch now would write to the ledg
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field, replace
 from typing import Mapping
@@ -82,8 +83,9 @@ async def _plan(platform: Platform, info, step: Mapping, action_type, rows: list
     target = await preview_target(platform, info, step["id"], first.kind, first.id,
                                   first.address)
     try:
-        sample = action_type.render_sample(action_context(platform, info, step["id"], config),
-                                           target)
+        # Rendering (templates, up to their limits) is CPU work: off the event loop.
+        sample = await asyncio.to_thread(
+            action_type.render_sample, action_context(platform, info, step["id"], config), target)
     except TemplateProblem as exc:
         return replace(plan, sample_address=first.address, sample_error=str(exc))
     return replace(plan, sample=sample, sample_address=first.address)

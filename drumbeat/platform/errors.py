@@ -38,6 +38,10 @@ class ErrorCode(str, Enum):
     DANGLING_TRANSITION = "DANGLING_TRANSITION"
     INSTANT_CYCLE = "INSTANT_CYCLE"
     UNMAPPED_STATE = "UNMAPPED_STATE"
+    TOO_MANY_ERRORS = "TOO_MANY_ERRORS"  # the summary closing a truncated list of problems
+
+
+MAX_SHOWN = 100  # problems listed in a message or an API answer; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,10 @@ class DomainError(Exception):
 
     def __init__(self, problems: Iterable[Problem]):
         self.problems: list[Problem] = list(problems)
-        super().__init__("; ".join(p.message for p in self.problems))
+        message = "; ".join(p.message for p in self.problems[:MAX_SHOWN])
+        if len(self.problems) > MAX_SHOWN:
+            message += f"; … {len(self.problems)} problems in all"
+        super().__init__(message)
 
     @classmethod
     def one(cls, message: str, code: ErrorCode, field: Sequence[str] | None = None) -> "DomainError":

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from enum import Enum
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
+from drumbeat.platform import bounded_json
 from drumbeat.platform.errors import ErrorCode, Problems
 from drumbeat.platform.validation import EMAIL, is_header_safe
 
@@ -181,7 +182,7 @@ def attributes(value: Any) -> dict | None:
         return None
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = bounded_json.loads(value)
         except ValueError:
             raise FieldError("Not a JSON object.") from None
     if not isinstance(value, dict):
@@ -196,14 +197,14 @@ def attributes(value: Any) -> dict | None:
     return value
 
 
-def tags(values: Iterable[str]) -> list[str]:
-    """Distinct, trimmed tags (order kept)."""
-    clean: list[str] = []
-    for value in values:
-        tag = text(MAX_TAG_CHARS, header=True)(value)
-        if tag is not None and tag not in clean:
-            clean.append(tag)
-    return clean
+def tags(values: Sequence[str], max_count: int) -> list[str]:
+    """Distinct, trimmed tags (order kept); more than ``max_count`` given is refused before
+    any is looked at (``TOO_LONG``). Linear: duplicates are found with a dict."""
+    if len(values) > max_count:
+        raise FieldError(f"At most {max_count} tags.", ErrorCode.TOO_LONG)
+    parse = text(MAX_TAG_CHARS, header=True)
+    clean = dict.fromkeys(tag for tag in map(parse, values) if tag is not None)
+    return list(clean)
 
 
 def camel(name: str) -> str:

@@ -34,6 +34,7 @@ from drumbeat.schema.resend_mutation import ResendMutations
 from drumbeat.schema.send_mutations import SendMutations
 from drumbeat.schema.context import Info
 from drumbeat.schema.errors import should_mask_error
+from drumbeat.schema.fragment_limits import FragmentNestingLimiter
 from drumbeat.schema.events import EventSubscriptions
 from drumbeat.schema.lifecycle_mutations import LifecycleMutations
 from drumbeat.schema.progress import ProgressSubscriptions
@@ -112,6 +113,7 @@ def build_schema(production: bool = False, plugins: Plugins | None = None) -> st
         subscription=_root("Subscription", CORE_SUBSCRIPTIONS, contributions),
         types=[t for _, c in contributions for t in c.types],
         extensions=[
+            lambda: FragmentNestingLimiter(max_nesting=MAX_DEPTH),
             lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

@@ -7,7 +7,7 @@ from typing import Awaitable, Callable, TypeVar
 import strawberry
 from graphql import GraphQLError
 
-from drumbeat.platform.errors import DomainError, ErrorCode
+from drumbeat.platform.errors import MAX_SHOWN, DomainError, ErrorCode
 
 UserErrorCode = strawberry.enum(ErrorCode, name="UserErrorCode")
 
@@ -22,10 +22,17 @@ class UserError:
 
 
 def user_errors(error: DomainError) -> list[UserError]:
-    return [
+    """The first ``MAX_SHOWN`` (100) problems; when there are more, a last entry with the
+    code ``TOO_MANY_ERRORS`` gives their total."""
+    shown = [
         UserError(field=list(p.field) if p.field else None, message=p.message, code=p.code)
-        for p in error.problems
+        for p in error.problems[:MAX_SHOWN]
     ]
+    if len(error.problems) > MAX_SHOWN:
+        shown.append(UserError(
+            field=None, code=ErrorCode.TOO_MANY_ERRORS,
+            message=f"{len(error.problems)} problems in all; the first {MAX_SHOWN} are listed."))
+    return shown
 
 
 P = TypeVar("P")

@@ -9,11 +9,11 @@ from drumbeat.platform import importing
 from drumbeat.platform.errors import DomainError, ErrorCode
 from drumbeat.platform.importing import ImportKind as ImportKindValue
 from drumbeat.schema.context import Info
-from drumbeat.schema.errors import UserError, UserErrorCode, payload
+from drumbeat.schema.errors import UserError, UserErrorCode, user_errors
 from drumbeat.schema.pagination import decode_cursor, encode_cursor
 
 MAX_CSV_CHARS = 5_000_000
-MAX_ROW_ERRORS = 1000
+MAX_ROW_ERRORS = 100
 MAX_EXPORT_PAGE = 10_000
 
 ImportKind = strawberry.enum(ImportKindValue, name="ImportKind")
@@ -36,13 +36,18 @@ class ImportResult:
     rejected: int = strawberry.field(description="Rows not imported: each has row errors.")
     row_errors: list[ImportRowError] = strawberry.field(
         description=f"The first {MAX_ROW_ERRORS} problems, in line order.")
-    row_error_count: int
+    row_error_count: int = strawberry.field(description="Problems found in all (rowErrors lists "
+                                                        f"the first {MAX_ROW_ERRORS}).")
+    row_errors_truncated: bool = strawberry.field(
+        description="True when rowErrors is not the whole list (rowErrorCount is).")
 
 
 @strawberry.type
 class ImportPayload:
     result: ImportResult | None
-    errors: list[UserError] = strawberry.field(description="File-level problems (nothing imported).")
+    errors: list[UserError] = strawberry.field(description=(
+        "File-level problems (nothing imported): at most 100, then one TOO_MANY_ERRORS entry."))
+    error_count: int = strawberry.field(description="File-level problems found in all.")
 
 
 @strawberry.type
@@ -58,13 +63,18 @@ async def _import(info: Info, kind: ImportKindValue, csv: str) -> ImportPayload:
             raise DomainError.one(f"At most {MAX_CSV_CHARS} characters per call; use the CLI "
                                   "(drumbeat import) for larger files.", ErrorCode.TOO_LONG, ["csv"])
         result = await importing.import_csv(info.context.platform, info.context.member, kind, csv)
-        return {"result": ImportResult(
+        return ImportResult(
             rows=result.rows, inserted=result.inserted, updated=result.updated,
             merged=result.merged, rejected=result.rejected, row_error_count=len(result.errors),
+            row_errors_truncated=len(result.errors) > MAX_ROW_ERRORS,
             row_errors=[ImportRowError(line=e.line, field=e.field, message=e.message, code=e.code)
-                        for e in result.errors[:MAX_ROW_ERRORS]])}
+                        for e in result.errors[:MAX_ROW_ERRORS]])
 
-    return await payload(ImportPayload, work, result=None)
+    try:
+        result = await work()
+    except DomainError as exc:
+        return ImportPayload(result=None, errors=user_errors(exc), error_count=len(exc.problems))
+    return ImportPayload(result=result, errors=[], error_count=0)
 
 
 IMPORT_HELP = ("Import a CSV (UTF-8, a header row naming the columns): bad rows are reported, "

@@ -4,13 +4,21 @@ A WebSocket stays authenticated only while its token does: once acknowledged, ea
 connection (either subprotocol) is watched by the process's
 :class:`~drumbeat.platform.token_watch.TokenWatch`, which closes it (4403) when the token is
 revoked or its member deactivated or given another role.
+
+Request JSON (HTTP bodies, WebSocket messages) is parsed with bounded nesting and size
+(:mod:`drumbeat.platform.bounded_json`); a request the view refuses (bad JSON, too deep,
+wrong method or content type) is answered with its status and a GraphQL-style body,
+``{"errors": [{"message": …}]}``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -18,6 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from drumbeat.platform import bounded_json
 from drumbeat.platform.team import authenticate, hash_token
 from drumbeat.platform.token_watch import Watched, token_watch
 from drumbeat.schema import shared_results
@@ -90,6 +99,22 @@ class LegacyWSHandler(_TokenWatched, BaseGraphQLWSHandler):
 class DrumbeatGraphQL(GraphQL):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            reason = exc.reason
+            if isinstance(exc.__cause__, bounded_json.TooLargeJSON):
+                reason = f"{reason}: {exc.__cause__}."
+            response = JSONResponse({"errors": [{"message": reason}]}, status_code=exc.status_code)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return bounded_json.loads(data)
 
     def encode_json(self, data: object) -> str | bytes:
         frame = shared_results.encode_next(data, super().encode_json)

@@ -11,6 +11,7 @@ from typing import Any, Awaitable, TypeVar
 import uvicorn
 
 from drumbeat.app import create_app
+from drumbeat.http_limits import server_options
 from drumbeat.settings import Settings
 
 T = TypeVar("T")
@@ -25,7 +26,8 @@ class LiveServer:
         self._socket.bind(("127.0.0.1", 0))
         self.port = self._socket.getsockname()[1]
         self._server = uvicorn.Server(uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", ws="websockets-sansio"))
+            self.app, log_level="warning", lifespan="on", ws="websockets-sansio",
+            **server_options(settings.max_body_bytes)))
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="live-server")
 

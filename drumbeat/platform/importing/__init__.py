@@ -5,10 +5,15 @@
 the file and into the existing records — only non-empty cells overwrite. The write is one
 transaction on the database's bulk path (see :mod:`.bulk`). ``export_pages`` streams the
 same columns in keyset pages.
+
+Reading and validating the CSV is CPU work in proportion to the file: it runs in a worker
+thread (``asyncio.to_thread``) so the event loop keeps answering other requests; the
+database reads and the write stay on the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Callable
 
@@ -46,8 +51,9 @@ async def import_csv(platform: Platform, member: Member | None, kind: ImportKind
     members = {r["email"]: r["id"] for r in await TeamMember.select(TeamMember.id, TeamMember.email)}
     stamp = now()
     estimate = max(text.count("\n"), 1)
-    parsed = read_csv(spec, text, members, stamp,
-                      progress and (lambda done: progress("checking", done, max(done, estimate))))
+    parsed = await asyncio.to_thread(
+        read_csv, spec, text, members, stamp,
+        progress and (lambda done: progress("checking", done, max(done, estimate))))
     total = len(parsed.records)
     written = await write(platform, spec, parsed, member.id, stamp,
                           progress and (lambda done: progress("writing", done, total)))

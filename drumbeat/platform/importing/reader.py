@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
 from drumbeat.platform import record_fields as f
 from drumbeat.platform.errors import DomainError, ErrorCode, Problem
+from drumbeat.platform.contacts import MAX_TAGS
 from drumbeat.platform.importing.kinds import TAG_SEPARATOR, ImportKind, KindSpec
 from drumbeat.platform.tables import Consent, LeadStatus
 
@@ -36,7 +38,7 @@ class ParsedFile:
     """Valid rows by key: each a dict of the non-empty cells' stored values."""
 
     records: dict[str, dict] = field(default_factory=dict)
-    tags: dict[str, list[str]] = field(default_factory=dict)
+    tags: dict[str, dict[str, None]] = field(default_factory=dict)  # key → ordered tag set
     companies: dict[str, str] = field(default_factory=dict)  # key → company name
     errors: list[RowError] = field(default_factory=list)
     rows: int = 0
@@ -44,17 +46,23 @@ class ParsedFile:
 
 
 def _header(spec: KindSpec, names: list[str]) -> list[str]:
-    """Normalised column names; unknown, repeated or missing key columns refuse the file."""
+    """Normalised column names; unknown, repeated or missing key columns refuse the file.
+    Linear in the header: each distinct bad name is reported once, and the valid columns
+    are listed once (with the first unknown one); the API shows the first 100 problems."""
     columns = [n.strip().lower().replace(" ", "_").replace("-", "_") for n in names]
-    problems = []
+    counts = Counter(columns)
     known = set(spec.columns)
-    for name in columns:
-        if name not in known:
-            problems.append(Problem(f"Unknown column {name[:50]!r}; the columns are: "
-                                    f"{', '.join(spec.columns)}.", ErrorCode.INVALID, ("csv", name[:50])))
-        elif columns.count(name) > 1:
-            problems.append(Problem(f"Column {name!r} appears twice.", ErrorCode.DUPLICATE, ("csv", name)))
-    if spec.key not in columns:
+    unknown = [name for name in counts if name not in known]
+    repeated = [name for name, n in counts.items() if n > 1 and name in known]
+    problems = []
+    for name in unknown:
+        listing = f"; the columns are: {', '.join(spec.columns)}" if not problems else ""
+        problems.append(Problem(f"Unknown column {name[:50]!r}{listing}.", ErrorCode.INVALID,
+                                ("csv", name[:50])))
+    for name in repeated:
+        problems.append(Problem(f"Column {name!r} appears {counts[name]} times.",
+                                ErrorCode.DUPLICATE, ("csv", name)))
+    if spec.key not in counts:
         problems.append(Problem(f"The header needs the column {spec.key!r}.", ErrorCode.REQUIRED,
                                 ("csv", spec.key)))
     if problems:
@@ -125,7 +133,7 @@ def _row(spec: KindSpec, result: ParsedFile, line: int, cells: list[str], parser
             elif name == "company":
                 company = f.text(200, header=True)(cell) or ""
             elif name == "tags":
-                tags = f.tags(cell.split(TAG_SEPARATOR))
+                tags = f.tags([t for t in cell.split(TAG_SEPARATOR) if t.strip()], MAX_TAGS)
         except f.FieldError as exc:
             errors.append(RowError(line, name, exc.message, exc.code))
     key = values.get(spec.key)
@@ -157,7 +165,6 @@ def _keep(spec: KindSpec, result: ParsedFile, key: str, values: dict, tags: list
                                                **json.loads(values["attributes"])})
         earlier.update(values)
     if tags:
-        known = result.tags.setdefault(key, [])
-        known.extend(t for t in tags if t not in known)
+        result.tags.setdefault(key, {}).update(dict.fromkeys(tags))
     if company:
         result.companies[key] = company

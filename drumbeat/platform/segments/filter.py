@@ -93,6 +93,12 @@ class _Parser:
         key, body = next(iter(data.items()))
         here = (*path, key)
         if key in ("all", "any"):
+            # Bounded before any item is parsed: a list longer than the whole filter may be
+            # would only pile up problems.
+            if isinstance(body, list) and len(body) > MAX_PREDICATES:
+                self.add(f"At most {MAX_PREDICATES} conditions per filter.",
+                         ErrorCode.FILTER_TOO_LARGE, path)
+                return None
             items = self.items(body, here, lambda item, p: self.node(item, p, depth + 1))
             return None if items is None else (AllOf if key == "all" else AnyOf)(items)
         if key == "not":

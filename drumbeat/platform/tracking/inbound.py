@@ -23,9 +23,9 @@ complaint suppresses it with ``COMPLAINT``, unsubscribes its contacts and skips 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
+from drumbeat.platform import bounded_json
 from drumbeat.platform.campaigns import complete_finished
 from drumbeat.platform.ledger import skip_pending_to
 from drumbeat.platform.suppression import suppress
@@ -70,7 +70,7 @@ def verify(keyring: Keyring, header: str | None, body: bytes, now: float | None 
 def parse(body: bytes) -> InboundEvent:
     """The event in ``body``, or :class:`InboundError` (400) naming what is wrong."""
     try:
-        data = json.loads(body)
+        data = bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise InboundError(400, "the body is not JSON") from None
     if not isinstance(data, dict):

@@ -13,14 +13,14 @@ MAX_TAG_CHARS = 50
 
 
 def _clean(values: list[str]) -> list[str]:
-    result: list[str] = []
+    """Distinct trimmed tags (a dict keeps their order; no list-membership scans)."""
+    result: dict[str, None] = {}
     for value in values:
         tag = value.strip()
         if not tag or len(tag) > MAX_TAG_CHARS or any(c in tag for c in "\r\n\t"):
-            raise ValueError(f"a tag is 1–{MAX_TAG_CHARS} characters on one line: {value!r}")
-        if tag not in result:
-            result.append(tag)
-    return result
+            raise ValueError(f"a tag is 1–{MAX_TAG_CHARS} characters on one line: {value[:60]!r}")
+        result[tag] = None
+    return list(result)
 
 
 class ContactStatusConfig(BaseModel):

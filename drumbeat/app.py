@@ -21,6 +21,7 @@ from drumbeat.platform.runtime import open_platform
 from drumbeat.platform.plugins import build_plugins
 from drumbeat.schema import build_schema
 from drumbeat.schema.view import DrumbeatGraphQL
+from drumbeat.security_headers import SecurityHeaders
 from drumbeat.settings import Settings
 from drumbeat.tracking_routes import tracking_routes
 from drumbeat.worker.service import WorkerService
@@ -34,6 +35,14 @@ async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "error", "database": str(exc)}, status_code=503)
     return JSONResponse({"status": "ok", "database": platform.db.dialect,
                          "embedded_worker": platform.settings.embedded_worker})
+
+
+class DrumbeatApp(Starlette):
+    """Starlette with :class:`~drumbeat.security_headers.SecurityHeaders` outermost (around
+    the error handler too)."""
+
+    def build_middleware_stack(self):
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(
@@ -73,7 +82,7 @@ def create_app(
             await worker.stop()
             await platform.close()
 
-    return Starlette(
+    return DrumbeatApp(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

@@ -63,7 +63,8 @@ def create_app(
         run_worker = settings.embedded_worker
     plugins = build_plugins(settings.plugins_allow, settings.plugins_block, extra_plugins)
     graphql = DrumbeatGraphQL(
-        build_schema(production=settings.production, plugins=plugins),
+        build_schema(production=settings.production, plugins=plugins,
+                     introspection=settings.introspection_enabled),
         graphql_ide=None if settings.production else "graphiql",
         keep_alive=True,
     )

@@ -53,11 +53,20 @@ class Settings:
     # An open GraphQL WebSocket's token is re-checked this often (and at once on a
     # revocation notice): the longest a revoked token keeps a socket when notices are lost.
     ws_token_recheck_seconds: float = 5.0
+    # Schema introspection and "Did you mean …?" hints: on | off; empty = on in
+    # development, off in production.
+    introspection: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.introspection:
+            return self.introspection == "on"
+        return not self.production
 
     @property
     def database_kind(self) -> str:
@@ -89,6 +98,8 @@ class Settings:
     def validate(self) -> None:
         if self.environment not in ("development", "production"):
             _fail("environment", "must be 'development' or 'production'")
+        if self.introspection not in ("", "on", "off"):
+            _fail("introspection", "must be 'on' or 'off'")
         _check_url("database_url", self.database_url, ("sqlite", "postgres", "postgresql"))
         _check_url("broker_url", self.broker_url, ("memory", "redis", "rediss", "amqp", "amqps"))
         _check_url("events_url", self.events_url, ("memory", "redis", "rediss"))
@@ -130,6 +141,7 @@ _FIELDS: dict[str, str] = {
     "secret_keys": "list",
     "smtp_rate": "float", "smtp_max_connections": "int", "smtp_idle_seconds": "float",
     "smtp_max_wait_seconds": "float", "ws_token_recheck_seconds": "float",
+    "introspection": "str",
 }
 
 

@@ -34,6 +34,7 @@ from drumbeat.schema.resend_mutation import ResendMutations
 from drumbeat.schema.send_mutations import SendMutations
 from drumbeat.schema.context import Info
 from drumbeat.schema.discovery import QuietSchema, discovery_extensions
+from drumbeat.schema.text_guard import RefuseNul
 from drumbeat.schema.errors import should_mask_error
 from drumbeat.schema.events import EventSubscriptions
 from drumbeat.schema.lifecycle_mutations import LifecycleMutations
@@ -122,6 +123,7 @@ def build_schema(production: bool = False, plugins: Plugins | None = None,
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: MaskErrors(should_mask_error=should_mask_error),
+            RefuseNul,
             *discovery_extensions(introspection),
         ],
         config=StrawberryConfig(disable_field_suggestions=not introspection),

@@ -23,6 +23,7 @@ from drumbeat.schema import build_schema
 from drumbeat.schema.view import DrumbeatGraphQL
 from drumbeat.security_headers import SecurityHeaders
 from drumbeat.settings import Settings
+from drumbeat.sign_in_throttle import SignInThrottle
 from drumbeat.tracking_routes import tracking_routes
 from drumbeat.worker.service import WorkerService
 
@@ -67,6 +68,8 @@ def create_app(
                      introspection=settings.introspection_enabled),
         graphql_ide=None if settings.production else "graphiql",
         keep_alive=True,
+        sign_in_throttle=SignInThrottle(settings.sign_in_max_failures,
+                                        settings.sign_in_window_seconds),
     )
 
     @asynccontextmanager

@@ -56,6 +56,10 @@ class Settings:
     # Schema introspection and "Did you mean …?" hints: on | off; empty = on in
     # development, off in production.
     introspection: str = ""
+    # Failed sign-ins (a token that does not authenticate) per client address and window;
+    # then 429 / WebSocket 4429 until the window lets one go. 0 = no limit.
+    sign_in_max_failures: int = 10
+    sign_in_window_seconds: float = 300.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -122,10 +126,10 @@ class Settings:
         for name in ("lease_seconds", "redeliver_after_seconds", "reconcile_interval_seconds",
                      "retry_backoff_seconds", "retry_backoff_max_seconds",
                      "smtp_idle_seconds", "smtp_max_wait_seconds",
-                     "ws_token_recheck_seconds"):
+                     "ws_token_recheck_seconds", "sign_in_window_seconds"):
             if getattr(self, name) <= 0:
                 _fail(name, "must be greater than 0")
-        for name in ("smtp_rate", "smtp_max_connections"):
+        for name in ("smtp_rate", "smtp_max_connections", "sign_in_max_failures"):
             if getattr(self, name) < 0:
                 _fail(name, "must be 0 (no limit) or more")
 
@@ -141,7 +145,7 @@ _FIELDS: dict[str, str] = {
     "secret_keys": "list",
     "smtp_rate": "float", "smtp_max_connections": "int", "smtp_idle_seconds": "float",
     "smtp_max_wait_seconds": "float", "ws_token_recheck_seconds": "float",
-    "introspection": "str",
+    "introspection": "str", "sign_in_max_failures": "int", "sign_in_window_seconds": "float",
 }
 
 

@@ -25,7 +25,9 @@ from drumbeat.platform.runtime import open_platform
 from drumbeat.platform.plugins import build_plugins
 from drumbeat.schema import build_schema
 from drumbeat.schema.view import DrumbeatGraphQL
+from drumbeat.security_headers import SecurityHeaders
 from drumbeat.settings import Settings
+from drumbeat.sign_in_throttle import SignInThrottle
 from drumbeat.tracking_routes import tracking_routes
 from drumbeat.worker.service import WorkerService
 
@@ -38,6 +40,14 @@ async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "error", "database": str(exc)}, status_code=503)
     return JSONResponse({"status": "ok", "database": platform.db.dialect,
                          "embedded_worker": platform.settings.embedded_worker})
+
+
+class DrumbeatApp(Starlette):
+    """Starlette with :class:`~drumbeat.security_headers.SecurityHeaders` outermost (around
+    the error handler too)."""
+
+    def build_middleware_stack(self):
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(
@@ -58,9 +68,12 @@ def create_app(
         run_worker = settings.embedded_worker
     plugins = build_plugins(settings.plugins_allow, settings.plugins_block, extra_plugins)
     graphql = DrumbeatGraphQL(
-        build_schema(production=settings.production, plugins=plugins),
+        build_schema(production=settings.production, plugins=plugins,
+                     introspection=settings.introspection_enabled),
         graphql_ide=None if settings.production else "graphiql",
         keep_alive=True,
+        sign_in_throttle=SignInThrottle(settings.sign_in_max_failures,
+                                        settings.sign_in_window_seconds),
     )
 
     @asynccontextmanager
@@ -77,7 +90,7 @@ def create_app(
             await worker.stop()
             await platform.close()
 
-    return Starlette(
+    return DrumbeatApp(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

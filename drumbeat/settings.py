@@ -62,11 +62,24 @@ class Settings:
     # The largest HTTP request body (and WebSocket message) accepted, in bytes: 3 bytes for
     # each of a CSV import's 5,000,000 characters plus 1 MiB for the GraphQL envelope.
     max_body_bytes: int = 16_048_576
+    # Schema introspection and "Did you mean …?" hints: on | off; empty = on in
+    # development, off in production.
+    introspection: str = ""
+    # Failed sign-ins (a token that does not authenticate) per client address and window;
+    # then 429 / WebSocket 4429 until the window lets one go. 0 = no limit.
+    sign_in_max_failures: int = 10
+    sign_in_window_seconds: float = 300.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.introspection:
+            return self.introspection == "on"
+        return not self.production
 
     @property
     def database_kind(self) -> str:
@@ -98,6 +111,8 @@ class Settings:
     def validate(self) -> None:
         if self.environment not in ("development", "production"):
             _fail("environment", "must be 'development' or 'production'")
+        if self.introspection not in ("", "on", "off"):
+            _fail("introspection", "must be 'on' or 'off'")
         _check_url("database_url", self.database_url, ("sqlite", "postgres", "postgresql"))
         _check_url("broker_url", self.broker_url, ("memory", "redis", "rediss", "amqp", "amqps"))
         _check_url("events_url", self.events_url, ("memory", "redis", "rediss"))
@@ -120,10 +135,11 @@ class Settings:
         for name in ("lease_seconds", "redeliver_after_seconds", "reconcile_interval_seconds",
                      "retry_backoff_seconds", "retry_backoff_max_seconds",
                      "smtp_idle_seconds", "smtp_max_wait_seconds",
-                     "ws_token_recheck_seconds", "outage_window_seconds"):
+                     "ws_token_recheck_seconds", "outage_window_seconds",
+                     "sign_in_window_seconds"):
             if getattr(self, name) <= 0:
                 _fail(name, "must be greater than 0")
-        for name in ("smtp_rate", "smtp_max_connections"):
+        for name in ("smtp_rate", "smtp_max_connections", "sign_in_max_failures"):
             if getattr(self, name) < 0:
                 _fail(name, "must be 0 (no limit) or more")
         if self.max_body_bytes < MIN_BODY_BYTES:
@@ -143,6 +159,7 @@ _FIELDS: dict[str, str] = {
     "smtp_max_wait_seconds": "float", "ws_token_recheck_seconds": "float",
     "outage_window_seconds": "float", "max_unrecorded": "int",
     "max_body_bytes": "int",
+    "introspection": "str", "sign_in_max_failures": "int", "sign_in_window_seconds": "float",
 }
 MIN_BODY_BYTES = 65_536
 

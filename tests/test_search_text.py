@@ -121,7 +121,9 @@ async def test_every_term_must_match(server, admin_api):
 
 async def test_bad_search_text_is_a_clear_error(server, admin_api):
     for search, message in [("x" * 201, "At most 200 characters."),
-                            ("a\x00b", "NUL characters are not allowed.")]:
+                            ("a\x00b", "Text may not contain NUL characters (\\u0000)."),
+                            ("a\x01b", "Control characters (such as NUL) are not allowed in a "
+                                        "search or filter.")]:
         for query in (CONTACTS, COMPANIES, LEADS, PRODUCTS):
             body = await admin_api.execute(query, {"s": search})
             assert body["data"] is None, query

@@ -19,6 +19,7 @@ from strawberry import relay
 
 from drumbeat.platform.database import Database
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
+from drumbeat.platform.validation import search_text_problem
 from drumbeat.platform.permissions import require_member
 from drumbeat.platform.records import LIKE_ESCAPE, escape_like, lower_sql
 from drumbeat.platform.tables import CampaignState
@@ -137,8 +138,8 @@ def _add_filter(sql: _Sql, f: CampaignFilter, dialect: str) -> None:
     for name, value, limit in (("text", f.text, MAX_TEXT_CHARS), ("tag", f.tag, MAX_TAG_CHARS)):
         if value is not None and len(value) > limit:
             problems.add(f"At most {limit} characters.", ErrorCode.TOO_LONG, "filter", name)
-        elif value is not None and "\x00" in value:
-            problems.add("NUL characters are not allowed.", ErrorCode.INVALID, "filter", name)
+        elif value is not None and search_text_problem(value) is not None:
+            problems.add(search_text_problem(value), ErrorCode.INVALID, "filter", name)
     problems.raise_if_any()
     states = sorted({CampaignState(s).value for s in f.states})
     if states:

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 from drumbeat.platform.database import Database
 from drumbeat.platform.delivery_labels import LABEL_COLUMNS, LABEL_JOINS
 from drumbeat.platform.errors import ErrorCode, Problems
+from drumbeat.platform.validation import search_text_problem
 from drumbeat.platform.records import LIKE_ESCAPE, escape_like, lower_sql
 
 MAX_REASON_CHARS = 200
@@ -58,8 +59,8 @@ def checked(f: DeliveryFilter) -> DeliveryFilter:
                               ("actionType", f.action_type, MAX_ACTION_TYPE_CHARS)):
         if value is not None and len(value) > most:
             problems.add(f"At most {most} characters.", ErrorCode.TOO_LONG, "filter", name)
-        elif value is not None and "\x00" in value:
-            problems.add("NUL characters are not allowed.", ErrorCode.INVALID, "filter", name)
+        elif value is not None and search_text_problem(value) is not None:
+            problems.add(search_text_problem(value), ErrorCode.INVALID, "filter", name)
     problems.raise_if_any()
     reason = f.reason if f.reason else None
     return DeliveryFilter(f.state, f.step_id, f.action_type, reason)

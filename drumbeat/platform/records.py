@@ -11,6 +11,7 @@ from piccolo.table import Table
 
 from drumbeat.platform.database import UNICODE_LOWER
 from drumbeat.platform.errors import DomainError, ErrorCode, Problems
+from drumbeat.platform.validation import search_text_problem
 
 MAX_SEARCH_TERMS = 5
 MAX_SEARCH_CHARS = 200
@@ -62,8 +63,8 @@ def text_search(columns: Sequence[Column], text: str | None) -> list[Any]:
     if len(text) > MAX_SEARCH_CHARS:
         raise DomainError.one(f"At most {MAX_SEARCH_CHARS} characters.", ErrorCode.TOO_LONG,
                               ["search"])
-    if "\x00" in text:
-        raise DomainError.one("NUL characters are not allowed.", ErrorCode.INVALID, ["search"])
+    if (problem := search_text_problem(text)) is not None:
+        raise DomainError.one(problem, ErrorCode.INVALID, ["search"])
     dialect = "sqlite" if columns[0]._meta.table._meta.db.engine_type == "sqlite" else "postgres"
     conditions = []
     for term in text.split()[:MAX_SEARCH_TERMS]:

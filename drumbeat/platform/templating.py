@@ -334,7 +334,12 @@ def _safe_range(*args: int) -> range:
 
 
 def _finalize(value: Any) -> Any:
-    """Every ``{{ … }}`` passes here before it becomes text."""
+    """Every ``{{ … }}`` passes here before it becomes text. A function or method printed
+    without being called (``{{ name.upper }}``) would show its Python repr — internals, and
+    never what the author meant — so it is a problem, with the fix in the message."""
+    if callable(value) and not isinstance(value, Undefined):
+        raise TemplateProblem("a function or method is not a value: call it with () "
+                              "(e.g. {{ name.upper() }}) or remove it")
     return _sized(value)
 
 

@@ -13,6 +13,18 @@ UNSAFE_HEADER_CHARS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 
+# In a search or filter value: control characters but tab and line breaks (which separate
+# search terms like spaces). NUL ends a pattern on SQLite (it would match everyone) and
+# cannot be sent to PostgreSQL; the others never occur in the data searched.
+UNSEARCHABLE_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+SEARCH_TEXT_PROBLEM = "Control characters (such as NUL) are not allowed in a search or filter."
+
+
+def search_text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be searched for (a message), or ``None`` when it can."""
+    return SEARCH_TEXT_PROBLEM if UNSEARCHABLE_CHARS.search(value) else None
+
+
 def is_header_safe(value: str) -> bool:
     return UNSAFE_HEADER_CHARS.search(value) is None
 

@@ -33,6 +33,8 @@ from drumbeat.schema.segments import SegmentMutations, SegmentQueries
 from drumbeat.schema.resend_mutation import ResendMutations
 from drumbeat.schema.send_mutations import SendMutations
 from drumbeat.schema.context import Info
+from drumbeat.schema.discovery import QuietSchema, discovery_extensions
+from drumbeat.schema.text_guard import RefuseNul
 from drumbeat.schema.errors import should_mask_error
 from drumbeat.schema.fragment_limits import FragmentNestingLimiter
 from drumbeat.schema.events import EventSubscriptions
@@ -99,15 +101,20 @@ def _root(name: str, core: tuple[type, ...],
     return merge_types(name, tuple(parts))
 
 
-def build_schema(production: bool = False, plugins: Plugins | None = None) -> strawberry.Schema:
+def build_schema(production: bool = False, plugins: Plugins | None = None,
+                 introspection: bool | None = None) -> strawberry.Schema:
     """The schema: the core's root fields and those the plugins contribute (the plugins of
-    the settings when none are given). In production graphql-core's "did you mean …" field
-    suggestions are off."""
+    the settings when none are given). Without ``introspection`` (default: off in
+    production) ``__schema``/``__type`` are refused and no error carries a "Did you mean …?"
+    hint (:mod:`drumbeat.schema.discovery`)."""
+    if introspection is None:
+        introspection = not production
     if plugins is None:
         settings = Settings.from_env()
         plugins = build_plugins(settings.plugins_allow, settings.plugins_block)
     contributions = plugins.graphql
-    return strawberry.Schema(
+    schema_class = strawberry.Schema if introspection else QuietSchema
+    return schema_class(
         query=_root("Query", CORE_QUERIES, contributions),
         mutation=_root("Mutation", CORE_MUTATIONS, contributions),
         subscription=_root("Subscription", CORE_SUBSCRIPTIONS, contributions),
@@ -118,6 +125,8 @@ def build_schema(production: bool = False, plugins: Plugins | None = None) -> st
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: MaskErrors(should_mask_error=should_mask_error),
+            RefuseNul,
+            *discovery_extensions(introspection),
         ],
-        config=StrawberryConfig(disable_field_suggestions=production),
+        config=StrawberryConfig(disable_field_suggestions=not introspection),
     )

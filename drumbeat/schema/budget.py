@@ -179,7 +179,7 @@ class BudgetMutations(PerformanceMutations):
         "or admin. The currency is fixed once a cost, an outcome value or a revenue target is "
         "recorded in it: amounts are never converted."))
     async def campaign_budget_set(self, info: Info, campaign_id: relay.GlobalID,
-                                  total: Decimal | None, currency: str | None = None
+                                  total: Decimal | None = None, currency: str | None = None
                                   ) -> CampaignBudgetSetPayload:
         from drumbeat.schema.campaigns import Campaign
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from cross_web import HTTPException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -32,6 +32,7 @@ from drumbeat.platform.token_watch import Watched, token_watch
 from drumbeat.schema import shared_results
 from drumbeat.schema.context import Context
 from drumbeat.schema.per_event_memo import install as install_per_event_memo
+from drumbeat.sign_in_throttle import CLOSE_CODE, SignInThrottle, too_many
 
 install_per_event_memo()  # graphql-core 3.3 leaks per subscription event otherwise
 shared_results.install()  # one execution per event for subscribers of the same operation
@@ -61,6 +62,13 @@ class _TokenWatched:
     _watched: Watched | None = None
 
     async def handle_connection_init(self, message) -> None:
+        # An address with too many failed sign-ins is refused before its token is looked at.
+        payload = message.get("payload") if isinstance(message, dict) else None
+        if ws_token(payload) is not None:
+            wait = self.view.sign_in_throttle.retry_after(client_address(self.context.request))
+            if wait is not None:
+                await self.websocket.close(code=CLOSE_CODE, reason=too_many(wait))
+                return
         await super().handle_connection_init(message)
         member = self.context.member
         if self.connection_acknowledged and member is not None and self._watched is None:
@@ -96,16 +104,34 @@ class LegacyWSHandler(_TokenWatched, BaseGraphQLWSHandler):
         await self.cleanup()
 
 
+def client_address(connection: object) -> str:
+    client = connection.client if isinstance(connection, HTTPConnection) else None
+    return client.host if client else ""
+
+
 class DrumbeatGraphQL(GraphQL):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+
+    def __init__(self, *args, sign_in_throttle: SignInThrottle | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sign_in_throttle = (SignInThrottle(0, 1.0) if sign_in_throttle is None
+                                 else sign_in_throttle)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
+        if bearer_token(request.headers.get("authorization")) is not None:
+            wait = self.sign_in_throttle.retry_after(client_address(request))
+            if wait is not None:
+                response = JSONResponse({"errors": [{"message": too_many(wait)}]},
+                                        status_code=429, headers={"Retry-After": str(wait)})
+                await response(scope, receive, send)
+                return
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(request)
         except HTTPException as exc:
             reason = exc.reason
             if isinstance(exc.__cause__, bounded_json.TooLargeJSON):
@@ -125,11 +151,17 @@ class DrumbeatGraphQL(GraphQL):
         member = None
         token_watch(platform)  # binds this loop's platform: revocations announce through it
         if isinstance(request, Request):
-            member = await authenticate(bearer_token(request.headers.get("authorization")))
+            token = bearer_token(request.headers.get("authorization"))
+            member = await authenticate(token)
+            if member is None and token is not None:
+                self.sign_in_throttle.failed(client_address(request))
         return Context(platform, request, response, member)
 
     async def on_ws_connect(self, context: Context):
-        member = await authenticate(ws_token(context.connection_params))
+        token = ws_token(context.connection_params)
+        member = await authenticate(token)
+        if member is None and token is not None:
+            self.sign_in_throttle.failed(client_address(context.request))
         if member is None:
             raise ConnectionRejectionError({"message": "a valid bearer token is required"})
         context.member = member

@@ -1,4 +1,7 @@
-"""CSV export: the import's columns, read in keyset pages (id ascending), never all at once."""
+"""CSV export: the import's columns, read in keyset pages (id ascending), never all at once.
+
+Text cells that a spreadsheet would run as a formula are neutralised
+(:mod:`~drumbeat.platform.importing.formula_cells`); the import restores them."""
 
 from __future__ import annotations
 
@@ -6,9 +9,11 @@ import csv
 import io
 import json
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, AsyncIterator
 
 from drumbeat.platform.contacts import tags_of
+from drumbeat.platform.importing.formula_cells import neutralise
 from drumbeat.platform.importing.kinds import SPECS, TAG_SEPARATOR, ImportKind
 from drumbeat.platform.permissions import require_member
 from drumbeat.platform.tables import Company, Contact, Lead, TeamMember
@@ -19,13 +24,16 @@ PAGE_SIZE = 1000
 
 
 def _cell(value: Any) -> str:
+    """A stored value as CSV text: numbers as they are, text safe from spreadsheet formulas."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (datetime, date)):
         return value.isoformat()
-    return str(value)
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    return neutralise(str(value))
 
 
 def _attributes(value: Any) -> str:
@@ -64,7 +72,7 @@ async def export_page(member: Member | None, kind: ImportKind, after_id: int = 0
         extra["company"] = {r["id"]: names.get(r["company"], "") for r in rows}
     def cell(row: dict, name: str) -> str:
         if name not in spec.fields:
-            return extra[name][row["id"]]
+            return neutralise(extra[name][row["id"]])
         return _attributes(row[name]) if name == "attributes" else _cell(row[name])
 
     lines = [[cell(row, name) for name in spec.columns] for row in rows]

@@ -18,6 +18,7 @@ from typing import Callable
 from drumbeat.platform import record_fields as f
 from drumbeat.platform.errors import DomainError, ErrorCode, Problem
 from drumbeat.platform.contacts import MAX_TAGS
+from drumbeat.platform.importing.formula_cells import restore
 from drumbeat.platform.importing.kinds import TAG_SEPARATOR, ImportKind, KindSpec
 from drumbeat.platform.tables import Consent, LeadStatus
 
@@ -116,7 +117,7 @@ def _row(spec: KindSpec, result: ParsedFile, line: int, cells: list[str], parser
     tags: list[str] = []
     company = ""
     for index, name, parser in parsers:
-        cell = cells[index]
+        cell = restore(cells[index])  # an exported '=… or '+44 … is the value without the '
         if not cell:
             continue
         try:

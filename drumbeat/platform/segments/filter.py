@@ -33,6 +33,7 @@ from drumbeat.platform.segments.nodes import (
     SpendCondition, TagsCondition,
 )
 from drumbeat.platform.tables import Consent
+from drumbeat.platform.validation import search_text_problem
 
 MAX_DEPTH = 10
 MAX_PREDICATES = 200
@@ -159,6 +160,9 @@ class _Parser:
             return None
         if len(value) > limit:
             self.add(f"At most {limit} characters.", ErrorCode.TOO_LONG, path)
+            return None
+        if (problem := search_text_problem(value)) is not None:
+            self.add(problem, ErrorCode.INVALID, path)
             return None
         return value.lower()
 

@@ -17,7 +17,7 @@ import logging
 from drumbeat.platform import audit, ledger
 from drumbeat.platform.campaigns import require_campaign
 from drumbeat.platform.errors import DomainError, ErrorCode
-from drumbeat.platform.permissions import require_campaign_editor
+from drumbeat.platform.permissions import require_campaign_editor, require_member
 from drumbeat.platform.team import Member
 from drumbeat.platform.workflows import clock
 from drumbeat.platform.workflows import enrollments as rows_
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 
 async def _editable(platform, member: Member | None, enrollment_id: int) -> dict:
+    require_member(member)  # before the lookup: an anonymous caller learns nothing of ids
     row = await rows_.get(platform.db, enrollment_id)
     if row is None:
         raise DomainError.one("No such enrollment.", ErrorCode.NOT_FOUND, ["id"])

@@ -27,6 +27,7 @@ RETRY_STATUSES = frozenset({408, 429})
 BASE_BACKOFF_SECONDS = 30.0
 MAX_RETRY_AFTER_SECONDS = 6 * 3600.0
 REASON_CHARS = 300
+RESOLVE_SECONDS = 5.0  # the host name's lookup when a step is saved
 #: A response is read up to this size (all of it keeps its connection reusable).
 MAX_RESPONSE_BYTES = 64 * 1024
 
@@ -53,6 +54,20 @@ class WebhookAction(ActionType):
         except TemplateProblem as exc:
             return [(("body",), str(exc))]
         return []
+
+    async def check_references(self, config: WebhookConfig, db) -> list[tuple[tuple[str, ...], str]]:
+        """The URL's host is public (an IP literal, or every address its name resolves to),
+        when the step is saved and at launch — see :mod:`drumbeat_webhook.network`."""
+        try:
+            refused = await asyncio.wait_for(
+                network.refusal(config.url.host or "", config.url.port or 443),
+                RESOLVE_SECONDS)
+        except network.HostUnavailable as exc:
+            return [(("url",), str(exc))]
+        except asyncio.TimeoutError:
+            return [(("url",), f"cannot resolve {config.url.host} (no answer within "
+                               f"{RESOLVE_SECONDS:g} s)")]
+        return [(("url",), refused)] if refused else []
 
     def check_launch(self, config: WebhookConfig, campaign: CampaignInfo
                      ) -> list[tuple[tuple[str, ...], str]]:

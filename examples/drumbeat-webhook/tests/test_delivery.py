@@ -133,17 +133,35 @@ async def test_a_503_is_retried_and_a_400_fails_only_its_delivery(api, receiver,
 
 async def test_a_receiver_on_a_private_address_is_refused_unless_allowed(
         api, receiver, drumbeat, monkeypatch):
-    monkeypatch.delenv(ALLOW_PRIVATE)
+    """Refused when the step is saved (and, should the setting change, at launch and
+    again before sending)."""
     hook = unique("private")
-    campaign_id = await api.campaign_with_contacts(unique("private"), config(receiver, hook),
-                                                   people(2))
-    assert await api.launch(campaign_id) == []
-    campaign = await api.finished(campaign_id)
-    assert (campaign["state"], campaign["counters"]["failed"]) == ("COMPLETED", 2)
+    allowed = await api.campaign_with_contacts(unique("private"), config(receiver, hook),
+                                               people(2))
+    monkeypatch.delenv(ALLOW_PRIVATE)
+    refusal = f"127.0.0.1 resolves to the non-public address 127.0.0.1 (set {ALLOW_PRIVATE}=1 to allow it)"
+    saved = await api.create_campaign(unique("private"), config(receiver, hook))
+    assert saved["campaign"] is None
+    assert [(e["field"], e["message"]) for e in saved["errors"]] == [
+        (["input", "action", "config", "url"], refusal)]
+    launched = await api.launch(allowed)
+    assert [(e["field"][-1], e["message"]) for e in launched] == [("url", refusal)], launched
     assert receiver.received(hook) == []
-    errors = {r["last_error"] for r in await deliveries(drumbeat, campaign_id)}
-    assert errors == {f"127.0.0.1 resolves to the non-public address 127.0.0.1 "
-                      f"(set {ALLOW_PRIVATE}=1 to allow it)"}
+
+
+@pytest.mark.parametrize("url", [
+    "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/in", "http://10.255.1.2:8080/",
+    "http://192.168.1.1/", "http://172.16.0.1/", "http://127.0.0.1:9/", "http://0.0.0.0/",
+    "http://[::1]/", "http://[fe80::1]/", "http://[::ffff:169.254.169.254]/",
+    "http://[fd00::1]/", "http://224.0.0.1/", "http://240.0.0.1/", "http://localhost/",
+])
+async def test_non_public_targets_are_refused_at_configuration(api, monkeypatch, url):
+    monkeypatch.delenv(ALLOW_PRIVATE)
+    saved = await api.create_campaign(unique("target"), {"url": url, "secret_name": "TESTS"})
+    assert saved["campaign"] is None, saved
+    [error] = saved["errors"]
+    assert error["field"] == ["input", "action", "config", "url"]
+    assert "non-public address" in error["message"], error
 
 
 @pytest.mark.parametrize("body, reason", [

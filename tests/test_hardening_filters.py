@@ -64,7 +64,7 @@ async def test_other_control_characters_are_refused_in_searches(admin_api):
         (["filter", "field", "value"], "INVALID")], matching
     # Tabs and line breaks separate search terms like spaces: still fine.
     assert (await admin_api.data("query($s: String) { contacts(search: $s) { edges { cursor } } }",
-                                 {"s": "a\tb\nc"}))["contacts"]["edges"] == []
+                                 {"s": "qzx81noone\tqzy82\nqzz83"}))["contacts"]["edges"] == []
 
 
 def test_a_stored_filter_with_a_nul_does_not_parse():

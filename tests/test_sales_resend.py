@@ -10,7 +10,6 @@ import asyncio
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
 from strawberry import relay
 
 from drumbeat import message_id_for
@@ -48,10 +47,11 @@ class _Switchable(_Handler):
 class SwitchableSink(SmtpSink):
     """The test sink, but recipients with ``+flaky`` get ``answer`` (while it is set)."""
 
+    handler = _Switchable
+
     def __init__(self, delay: float = 0.0):
         super().__init__(delay)
         self.answer: str | None = None
-        self._controller = Controller(_Switchable(self), hostname="127.0.0.1", port=self.port)
 
 
 @pytest.fixture

@@ -69,6 +69,9 @@ def free_port() -> int:
 
 
 class SmtpSink:
+    #: The aiosmtpd handler class (a subclass of ``_Handler`` changes how it answers).
+    handler = _Handler
+
     def __init__(self, delay: float = 0.0):
         self.delay = delay
         self.port = free_port()
@@ -83,7 +86,7 @@ class SmtpSink:
 
     def start(self) -> "SmtpSink":
         """Listen (again, after :meth:`stop`: an outage ends) on the sink's port."""
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(self.handler(self), hostname="127.0.0.1", port=self.port)
         self._controller.start()
         return self
 

@@ -89,7 +89,7 @@ def explain(exc: BaseException, url: str, connecting: bool = False) -> str | Non
         if isinstance(error, (asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)):
             return f"{label} does not accept connections now ({error}): try again shortly."
         if isinstance(error, asyncpg.PostgresConnectionError):
-            return f"lost the connection to {label} ({error}): check that it is running, then retry."
+            return f"the connection to {label} failed ({error}): check that it is running, then retry."
         if not connecting:
             continue
         if isinstance(error, socket.gaierror):

@@ -84,6 +84,19 @@ def test_a_sqlite_file_in_a_missing_folder_is_named(tmp_path):
     assert_operator_error(result, "cannot open", "nowhere/x.db", "DRUMBEAT_DATABASE_URL")
 
 
+# -- a malformed URL ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", [
+    "postgresql://ops:hunter2-secret@127.0.0.1:54x2/drumbeat_with_a_rather_long_database_name",
+    "mysql://ops:hunter2-secret@db.example.org/drumbeat_with_a_rather_long_database_name",
+])
+def test_a_malformed_database_url_is_one_line_without_its_password(tmp_path, url):
+    result = run_cli(tmp_path, url, "token create")
+    assert_operator_error(result, "DRUMBEAT_DATABASE_URL")
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "hunter2" not in result.stderr, result.stderr
+
+
 # -- PostgreSQL: nothing listening -------------------------------------------------------
 
 @pytest.mark.parametrize("command", DATABASE_COMMANDS)

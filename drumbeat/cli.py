@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Awaitable, Callable, Optional, TypeVar
 
@@ -13,8 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from drumbeat.operator_errors import explain, preflight
 from drumbeat.platform.errors import DomainError
-from drumbeat.settings import Settings, SettingsError
+from drumbeat.settings import PREFIX, Settings, SettingsError
 
 T = TypeVar("T")
 
@@ -25,7 +28,7 @@ schema_app = typer.Typer(help="The GraphQL schema (SDL).", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 app.add_typer(schema_app, name="schema")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, not wrapped at 80 columns
 
 
 def _settings() -> Settings:
@@ -36,8 +39,19 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _with_platform(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
+def _check_database(settings: Settings, migrated: bool = True) -> None:
+    """Stop with an operator's message when the database is unreachable or, with
+    ``migrated``, not migrated (see :mod:`drumbeat.operator_errors`)."""
+    asyncio.run(preflight(settings, migrated=migrated))
+
+
+def _with_platform(settings: Settings, work: Callable[..., Awaitable[T]],
+                   migrated: bool = True) -> T:
+    """Run ``work(platform)`` after the database check (``migrated``: see
+    :func:`_check_database`)."""
     from drumbeat.platform.runtime import open_platform
+
+    _check_database(settings, migrated)
 
     async def main() -> T:
         platform = await open_platform(settings)
@@ -69,6 +83,8 @@ def serve(
     from drumbeat.http_limits import server_options
 
     settings = _settings()
+    # SQLite is migrated by the app at start-up; PostgreSQL by `drumbeat migrate`.
+    _check_database(settings, migrated=settings.database_kind != "sqlite")
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_worker = settings.embedded_worker or with_worker
     mode = "with worker" if run_worker else "API only (run `drumbeat worker`)"
@@ -96,6 +112,7 @@ def worker(log_level: str = typer.Option("info", help="Log level.")) -> None:
         err.print("[red]DRUMBEAT_BROKER_URL is memory://[/red]: workers run inside `drumbeat serve`; "
                   "set a redis:// or amqp:// broker to run separate workers.")
         raise typer.Exit(2)
+    _check_database(settings)  # once: a running worker retries while its database is away
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_worker_process(settings)
 
@@ -105,7 +122,9 @@ def migrate() -> None:
     """Create or upgrade the database tables."""
     from drumbeat.platform.migrate import migrate_database
 
-    asyncio.run(migrate_database(_settings()))
+    settings = _settings()
+    _check_database(settings, migrated=False)
+    asyncio.run(migrate_database(settings))
 
 
 @app.command()
@@ -118,7 +137,7 @@ def demo() -> None:
         await run_migrations(platform.plugins.piccolo_apps)
         return await load_demo(platform)
 
-    result = _with_platform(_settings(), work)
+    result = _with_platform(_settings(), work, migrated=False)
     console.print(f"Demo data: {result.contacts} contacts, campaign {result.campaign!r}.")
     console.print(f"Admin {result.email} — token (shown once):")
     print(result.token, flush=True)
@@ -323,4 +342,14 @@ def export(
 
 
 def main() -> None:
-    app()
+    """The ``drumbeat`` command. A database failure the operator fixes (unreachable,
+    missing, not migrated) is one or two lines on stderr and exit code 1, never a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        url = os.environ.get(PREFIX + "DATABASE_URL") or Settings.database_url
+        message = explain(exc, url)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        sys.exit(1)

@@ -184,19 +184,25 @@ def _parse(name: str, kind: str, raw: str):
     return raw.strip()
 
 
+def _redacted(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***`` (messages never show it)."""
+    return re.sub(r"(://[^/@:]*:)[^/]*@", r"\1***@", url)
+
+
 def _check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
+    shown = _redacted(url)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as exc:
-        _fail(name, f"is not a valid URL ({exc}): {url!r}")
+        _fail(name, f"is not a valid URL ({exc}): {shown!r}")
     if parts.scheme not in schemes:
-        _fail(name, f"must start with one of {', '.join(s + '://' for s in schemes)}; got {url!r}")
+        _fail(name, f"must start with one of {', '.join(s + '://' for s in schemes)}; got {shown!r}")
     if parts.scheme in ("postgres", "postgresql", "redis", "rediss", "amqp", "amqps",
                         "smtp", "smtps", "http", "https") and not parts.hostname:
-        _fail(name, f"has no host: {url!r}")
+        _fail(name, f"has no host: {shown!r}")
     if parts.scheme == "sqlite" and not sqlite_path(url):
-        _fail(name, f"has no file path: {url!r}")
+        _fail(name, f"has no file path: {shown!r}")
 
 
 def sqlite_path(url: str) -> str:

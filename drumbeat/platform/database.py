@@ -18,6 +18,7 @@ import contextlib
 
 import re
 import sqlite3
+import warnings
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Iterable, Sequence
 from urllib.parse import urlsplit
@@ -103,7 +104,15 @@ def make_engine(settings: Settings) -> Engine:
     }
     if parts.password:
         config["password"] = parts.password
-    return PostgresEngine(config=config)
+    with warnings.catch_warnings():
+        # Piccolo's engine connects once to read the server's version and only warns when
+        # it cannot: the pool's start-up then fails with the reason, which the CLI explains
+        # (drumbeat.operator_errors). Other warnings (an unsupported version) still show.
+        warnings.filterwarnings("ignore", message=_UNREACHABLE_WARNING)
+        return PostgresEngine(config=config)
+
+
+_UNREACHABLE_WARNING = r".*Unable to (connect to database|fetch server version)"
 
 
 _PLACEHOLDER = re.compile(r"\{\}")

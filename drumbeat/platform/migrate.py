@@ -38,3 +38,27 @@ async def migrate_database(settings: Settings, extra_plugins: Sequence[object] =
         await migrate(plugins.piccolo_apps)
     finally:
         await db.stop()
+
+
+async def pending_migrations(plugin_apps: Sequence[str] = ()) -> tuple[int, int]:
+    """(pending, total): how many migrations of the core and of ``plugin_apps`` have not run
+    on the database bound by ``database.connect`` (every one when Piccolo's migration table
+    is missing), and how many there are. Only reads: unlike Piccolo's ``check``, it creates
+    no table."""
+    os.environ["PICCOLO_CONF"] = CONF_MODULE
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+    from piccolo.apps.migrations.tables import Migration
+    from piccolo.conf.apps import AppRegistry
+
+    registry = AppRegistry(apps=[CORE_APP, *plugin_apps])
+    finder = BaseMigrationManager()
+    table_exists = await Migration.table_exists().run()
+    pending = total = 0
+    for app_config in registry.app_configs.values():
+        modules = finder.get_migration_modules(app_config.resolved_migrations_folder_path)
+        ran = (set(await Migration.get_migrations_which_ran(app_name=app_config.app_name))
+               if table_exists else set())
+        ids = set(finder.get_migration_ids(modules))
+        pending += len(ids - ran)
+        total += len(ids)
+    return pending, total

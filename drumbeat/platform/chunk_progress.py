@@ -13,11 +13,11 @@
   accepted messages are not written down yet, or while the database does not answer:
   sending pauses while the database is away and resumes when it is back.
 - **Accepted marks.** Each message the server accepted, once the action
-  :meth:`reports <ChunkProgress.report>` it, gets its Message-ID written on its delivery
-  (``ledger.mark_accepted``: one small statement per group, no lock — a group is what came
-  within ``LINGER_SECONDS`` or a quarter of the allowance), retried with backoff until the lease
-  nearly ends. A delivery claimed again after a crash with its Message-ID set is recorded
-  done without being sent again (``execution.run_chunk``).
+  :meth:`reports <ChunkProgress.report>` it, gets a note with its Message-ID
+  (``ledger.mark_accepted``: one small INSERT per group, no lock — a group is what came
+  within ``LINGER_SECONDS`` or half the allowance), retried with backoff until the lease
+  nearly ends. A delivery claimed again after a crash with such a note is recorded done
+  without being sent again (``execution.run_chunk``).
 - **Record.** The chunk's outcomes are recorded at the end (:meth:`finish`), in one
   ``ledger.record`` with their events — retried the same way.
 
@@ -44,7 +44,7 @@ CHECK_SECONDS = 2.0
 #: Backoff of a failed write of outcomes: first and longest wait, in seconds.
 RETRY_FIRST, RETRY_MAX = 0.1, 2.0
 #: Longest an accepted message waits for more to join its group before it is marked.
-LINGER_SECONDS = 0.02
+LINGER_SECONDS = 0.05
 
 Record = Callable[[list[Outcome]], Awaitable[None]]
 #: Writes (delivery id, Message-ID) pairs of accepted messages (``ledger.mark_accepted``).
@@ -182,12 +182,12 @@ class ChunkProgress:
         return "the lease was lost"
 
     async def _recorder(self) -> None:
-        """Mark accepted messages a group at a time — a group goes once it holds a
-        quarter of the allowance or ``LINGER_SECONDS`` after its first message, or at
-        once when the chunk finishes — several groups in flight at once, so that a slow
+        """Mark accepted messages a group at a time — a group goes once it holds half
+        the allowance, ``LINGER_SECONDS`` after its first message, or at once when the
+        chunk finishes — several groups in flight at once, so that a slow
         answer of the database holds sending back only when the allowance is used up."""
         loop = asyncio.get_running_loop()
-        flush_at = max(1, self._max_unrecorded // 4)
+        flush_at = max(1, self._max_unrecorded // 2)
         writes: set[asyncio.Task] = set()
         try:
             while True:

@@ -21,22 +21,13 @@ from drumbeat.platform.chunk_progress import ChunkProgress
 from drumbeat.platform.execution import run_chunk
 from tests.conftest import member_token, unique
 from tests.support.graphql import GraphQLClient
-from tests.support.queries import (
-    CAMPAIGN, add_recipients, create_campaign, create_contacts, db_id, launch_campaign,
-)
+from tests.support.queries import CAMPAIGN, db_id, launch_to_new_contacts
 from tests.support.smtp import SmtpSink
 
 
 async def _launched(server, size: int) -> tuple[GraphQLClient, str, list[str]]:
     api = GraphQLClient(server.url, (await member_token(server, "ADMIN"))[1])
-    tag = unique("lease")
-    addresses = [f"{tag}-{i}@example.org" for i in range(size)]
-    people = [{"email": a, "firstName": f"P{i}", "lastName": "Lease"}
-              for i, a in enumerate(addresses)]
-    campaign = await create_campaign(api, f"Campaign {tag}")
-    added = await add_recipients(api, campaign, await create_contacts(api, people))
-    assert added["errors"] == [] and added["added"] == size
-    await launch_campaign(api, campaign)
+    campaign, addresses = await launch_to_new_contacts(api, unique("lease"), size)
     return api, campaign, addresses
 
 

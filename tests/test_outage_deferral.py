@@ -17,9 +17,7 @@ from collections import Counter
 from drumbeat.platform import ledger
 from tests.conftest import member_token, unique
 from tests.support.graphql import GraphQLClient
-from tests.support.queries import (
-    CAMPAIGN, add_recipients, create_campaign, create_contacts, db_id, launch_campaign,
-)
+from tests.support.queries import CAMPAIGN, db_id, launch_to_new_contacts
 from tests.support.smtp import SmtpSink, free_port
 
 RECIPIENTS = 40
@@ -29,14 +27,7 @@ BACKOFF = 0.2  # seconds: the outage below outlasts several backoffs and MAX_ATT
 
 async def _campaign(server, size: int) -> tuple[GraphQLClient, str, list[str]]:
     api = GraphQLClient(server.url, (await member_token(server, "ADMIN"))[1])
-    tag = unique("outage")
-    addresses = [f"{tag}-{i}@example.org" for i in range(size)]
-    people = [{"email": a, "firstName": f"P{i}", "lastName": "Outage"}
-              for i, a in enumerate(addresses)]
-    campaign = await create_campaign(api, f"Campaign {tag}")
-    added = await add_recipients(api, campaign, await create_contacts(api, people))
-    assert added["errors"] == [] and added["added"] == size
-    await launch_campaign(api, campaign)
+    campaign, addresses = await launch_to_new_contacts(api, unique("outage"), size)
     return api, campaign, addresses
 
 

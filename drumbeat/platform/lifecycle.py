@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from drumbeat.platform import audit, ledger
+from drumbeat.platform import audit, ledger, ledger_sweeps
 from drumbeat.platform.launch_plan import (
     check_startable, needs_engine, start_steps, step_targets,
 )
@@ -155,7 +155,7 @@ async def resume(platform: Platform, member: Member | None, campaign_id: int) ->
     _require_state(campaign, S.PAUSED, verb="resumed")
     async with platform.db.transaction():
         await _move(campaign_id, S.PAUSED, S.RUNNING)
-        rows = await ledger.hold_pending(platform.db, campaign_id,
+        rows = await ledger_sweeps.hold_pending(platform.db, campaign_id,
                                          platform.settings.redeliver_after_seconds)
         await audit.record(member, campaign_id, "campaign.transition",
                            [audit.Change("state", S.PAUSED, S.RUNNING)])
@@ -173,7 +173,7 @@ async def cancel(platform: Platform, member: Member | None, campaign_id: int) ->
                              verb="cancelled")
     async with platform.db.transaction():
         await _move(campaign_id, current, S.CANCELLED, completed_at=now())
-        skipped = await ledger.skip_pending(platform.db, campaign_id, "CANCELLED")
+        skipped = await ledger_sweeps.skip_pending(platform.db, campaign_id, "CANCELLED")
         await cancel_enrollments(platform.db, campaign_id, clock.now())
         await audit.record(member, campaign_id, "campaign.transition",
                            [audit.Change("state", current, S.CANCELLED)])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from drumbeat.platform import delivery_tally, ledger
+from drumbeat.platform import delivery_tally, ledger, ledger_sweeps
 from drumbeat.platform.campaigns import complete_finished
 from drumbeat.platform.lifecycle import launch_due
 from drumbeat.platform.runtime import Platform
@@ -27,11 +27,11 @@ log = logging.getLogger(__name__)
 async def reconcile_once(platform: Platform) -> int:
     """One pass; returns how many ledger rows were re-enqueued."""
     settings = platform.settings
-    rows = await ledger.reclaim_stale(platform.db, settings.redeliver_after_seconds)
+    rows = await ledger_sweeps.reclaim_stale(platform.db, settings.redeliver_after_seconds)
     if rows:
         log.info("reconciler: re-enqueueing %d stale deliveries", len(rows))
         await platform.dispatch(ledger.chunks_of(rows, settings.chunk_size))
-    await ledger.skip_abandoned(platform.db)
+    await ledger_sweeps.skip_abandoned(platform.db)
     await delivery_tally.compact_busy(platform.db)
     await complete_finished(platform)
     await launch_due(platform)

@@ -95,3 +95,16 @@ async def launch_campaign(api: GraphQLClient, campaign_id: str) -> dict:
     data = await api.data(LAUNCH, {"id": campaign_id})
     assert data["campaignLaunch"]["errors"] == [], data
     return data["campaignLaunch"]
+
+
+async def launch_to_new_contacts(api: GraphQLClient, tag: str, size: int) -> tuple[str, list[str]]:
+    """An email campaign to ``size`` new contacts (``<tag>-<i>@example.org``), launched;
+    returns its global id and the addresses in recipient order."""
+    addresses = [f"{tag}-{i}@example.org" for i in range(size)]
+    people = [{"email": a, "firstName": f"P{i}", "lastName": "Tester"}
+              for i, a in enumerate(addresses)]
+    campaign = await create_campaign(api, f"Campaign {tag}")
+    added = await add_recipients(api, campaign, await create_contacts(api, people))
+    assert added["errors"] == [] and added["added"] == size, added
+    await launch_campaign(api, campaign)
+    return campaign, addresses

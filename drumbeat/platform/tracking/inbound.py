@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from drumbeat.platform import bounded_json
 from drumbeat.platform.campaigns import complete_finished
-from drumbeat.platform.ledger import skip_pending_to
+from drumbeat.platform.ledger_sweeps import skip_pending_to
 from drumbeat.platform.suppression import suppress
 from drumbeat.platform.tables.deliveries import SkipReason, SuppressionReason
 from drumbeat.platform.tables.tracking import EventType
